@@ -1,0 +1,305 @@
+//! The subcommands: each parses its arguments into a library call.
+
+use crate::progress::LoadProgress;
+use crate::{Cli, Command, Failure};
+use anyhow::Context;
+use chrono::NaiveDate;
+use clap::Args;
+use futures::StreamExt;
+use icsw_ingest::{load_all, Landing, LoadReport};
+use icsw_model::IcsConfig;
+use icsw_query::output::{Format, ResultWriter};
+use icsw_query::{Limits, WarehouseContext};
+use icsw_store::{View, Warehouse};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Args)]
+pub struct LoadArgs {
+    /// The landing zone: <landing>/<trust>/<extract_date>/_manifest.json.
+    #[arg(long, default_value = "landing")]
+    landing: PathBuf,
+}
+
+#[derive(Args)]
+pub struct SqlArgs {
+    /// The query; read from stdin when absent.
+    query: Option<String>,
+    /// Output format: table, csv, json, jsonl, parquet or arrow.
+    #[arg(long, default_value = "table")]
+    format: String,
+    /// Write to this file instead of stdout.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    as_at: AsAtArgs,
+}
+
+#[derive(Args, Clone, Default)]
+pub struct AsAtArgs {
+    /// Read the warehouse as it stood with only the extracts dated on or
+    /// before this date (YYYY-MM-DD).
+    #[arg(long, conflicts_with = "as_at_load")]
+    as_at: Option<NaiveDate>,
+    /// Read the warehouse as it stood after this load (a load id).
+    #[arg(long)]
+    as_at_load: Option<u64>,
+}
+
+#[derive(Args)]
+pub struct GenerateArgs {
+    /// Where to write the extracts.
+    #[arg(long, default_value = "landing")]
+    landing: PathBuf,
+    /// Trusts (ODS codes), comma-separated.
+    #[arg(long, default_value = "RYJ,RQM,R1K,RAS", value_delimiter = ',')]
+    trusts: Vec<String>,
+    /// The first night.
+    #[arg(long)]
+    from: NaiveDate,
+    /// The last night (default: the first).
+    #[arg(long)]
+    to: Option<NaiveDate>,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// A&E attendances per trust per day; other feeds scale with it.
+    #[arg(long, default_value_t = 50.0)]
+    scale: f64,
+    /// Days of history the first night's extract covers before --from.
+    #[arg(long, default_value_t = 0)]
+    history_days: u32,
+    /// Days each later night's extract covers.
+    #[arg(long, default_value_t = 7)]
+    window_days: u32,
+    /// Faults to inject, comma-separated, or "all".
+    #[arg(long)]
+    faults: Option<String>,
+}
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// The landing zone to load (default: the bundled sample_data/).
+    #[arg(long)]
+    landing: Option<PathBuf>,
+}
+
+fn load_config(cli: &Cli) -> anyhow::Result<IcsConfig> {
+    let path = match &cli.config {
+        Some(p) => p.clone(),
+        None if Path::new("icsw.toml").exists() => PathBuf::from("icsw.toml"),
+        None => return Ok(IcsConfig::default()),
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading configuration {}", path.display()))?;
+    IcsConfig::from_toml(&text).with_context(|| format!("in {}", path.display()))
+}
+
+fn open_warehouse(cli: &Cli, default: &str) -> anyhow::Result<Warehouse> {
+    let location = cli.warehouse.clone().unwrap_or_else(|| default.to_string());
+    Ok(Warehouse::open(&location)?)
+}
+
+pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    let config = load_config(&cli)?;
+    match &cli.command {
+        Command::Load(a) => {
+            let w = open_warehouse(&cli, "warehouse")?;
+            let report = load(&w, &config, &a.landing).await?;
+            Ok(if report.loads.iter().any(|l| l.refusal.is_some()) {
+                ExitCode::from(3)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Sql(a) => {
+            let w = open_warehouse(&cli, "warehouse")?;
+            sql(&w, &config, a).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Generate(a) => {
+            generate(a)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo(a) => {
+            let w = open_warehouse(&cli, "demo-warehouse")?;
+            demo(&w, &config, a).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn load(w: &Warehouse, config: &IcsConfig, landing: &Path) -> anyhow::Result<LoadReport> {
+    let progress = LoadProgress::new();
+    let report = load_all(&Landing::new(landing), w, config, &progress).await;
+    progress.finish();
+    let report = report?;
+    for s in &report.skipped {
+        tracing::debug!("{} {}: skipped, {}", s.trust, s.extract_date, s.why);
+    }
+    for a in &report.arriving {
+        tracing::info!(
+            "{} {}: no manifest yet (still arriving)",
+            a.trust,
+            a.extract_date
+        );
+    }
+    let refused = report.loads.iter().filter(|l| l.refusal.is_some()).count();
+    eprintln!(
+        "{} extract(s) loaded, {} refused, {} skipped (already loaded or unchanged), {} still arriving; warehouse version {}",
+        report.loads.len() - refused,
+        refused,
+        report.skipped.len(),
+        report.arriving.len(),
+        report.version
+    );
+    Ok(report)
+}
+
+/// The view a command reads: the newest, or as at a load or a date.
+pub async fn view(w: &Warehouse, as_at: &AsAtArgs) -> anyhow::Result<View> {
+    Ok(match (as_at.as_at, as_at.as_at_load) {
+        (Some(d), _) => w.view_as_at_date(d).await?,
+        (None, Some(v)) => w.view_at_version(v).await?,
+        (None, None) => w.current().await?.view(),
+    })
+}
+
+fn query_failure(e: icsw_query::Error) -> Failure {
+    match e {
+        icsw_query::Error::Query(m) => Failure::Usage(m),
+        e => Failure::Error(e.into()),
+    }
+}
+
+async fn sql(w: &Warehouse, config: &IcsConfig, a: &SqlArgs) -> Result<(), Failure> {
+    let format = Format::parse(&a.format).ok_or_else(|| {
+        Failure::Usage(format!(
+            "unknown format {:?} (table, csv, json, jsonl, parquet, arrow)",
+            a.format
+        ))
+    })?;
+    let query = match &a.query {
+        Some(q) => q.clone(),
+        None => {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+            s
+        }
+    };
+    if query.trim().is_empty() {
+        return Err(Failure::Usage("no query given".into()));
+    }
+    let v = view(w, &a.as_at).await?;
+    let ctx = WarehouseContext::new(w, v, config, &Limits::default()).await?;
+    let df = ctx.sql(&query).await.map_err(query_failure)?;
+    let mut stream = df
+        .execute_stream()
+        .await
+        .map_err(|e| query_failure(e.into()))?;
+    let out: Box<dyn Write + Send> = match &a.out {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    };
+    let mut writer = ResultWriter::new(format, stream.schema(), out)?;
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(|e| query_failure(e.into()))?;
+        writer.write(&batch)?;
+    }
+    writer.finish()?.flush()?;
+    Ok(())
+}
+
+fn generate(a: &GenerateArgs) -> Result<(), Failure> {
+    let mut opts = icsw_generate::Options::new(
+        &a.trusts.iter().map(String::as_str).collect::<Vec<_>>(),
+        a.from,
+        a.to.unwrap_or(a.from),
+    );
+    if opts.to < opts.from {
+        return Err(Failure::Usage("--to is before --from".into()));
+    }
+    opts.seed = a.seed;
+    opts.scale = a.scale;
+    opts.history_days = a.history_days;
+    opts.window_days = a.window_days.max(1);
+    if let Some(f) = &a.faults {
+        opts.faults = icsw_generate::Fault::parse_list(f).map_err(Failure::Usage)?;
+    }
+    let report = icsw_generate::generate(&a.landing, &opts)?;
+    eprintln!(
+        "wrote {} extract(s), {} rows, into {}{}",
+        report.extracts,
+        report.rows,
+        a.landing.display(),
+        if report.faults.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; injected {} fault(s), listed in {}",
+                report.faults.len(),
+                a.landing.join("_faults.json").display()
+            )
+        }
+    );
+    Ok(())
+}
+
+/// The bundled sample data: ./sample_data, or the repository's.
+fn sample_data() -> PathBuf {
+    let here = PathBuf::from("sample_data");
+    if here.is_dir() {
+        return here;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sample_data")
+}
+
+async fn demo(w: &Warehouse, config: &IcsConfig, a: &DemoArgs) -> Result<(), Failure> {
+    let landing = a.landing.clone().unwrap_or_else(sample_data);
+    eprintln!(
+        "icsw demo: loading {} into {}",
+        landing.display(),
+        w.location()
+    );
+    load(w, config, &landing).await?;
+    let ctx = WarehouseContext::latest(w, config).await?;
+    let mut out = std::io::stdout();
+    for (title, q) in DEMO_QUERIES {
+        let batches = ctx.collect(q).await?;
+        writeln!(out, "\n{title}")?;
+        writeln!(
+            out,
+            "{}",
+            datafusion::arrow::util::pretty::pretty_format_batches(&batches)?
+        )?;
+    }
+    Ok(())
+}
+
+const DEMO_QUERIES: &[(&str, &str)] = &[
+    (
+        "Loads",
+        "SELECT trust, outcome, count(*) AS loads, max(extract_date) AS latest_extract, \
+         sum(rows_read) AS rows_read, sum(rows_stored) AS rows_stored, \
+         sum(rows_quarantined) AS rows_quarantined \
+         FROM loads GROUP BY trust, outcome ORDER BY trust, outcome",
+    ),
+    (
+        "Rows stored",
+        "SELECT t.trust, \
+           (SELECT count(*) FROM ae_attendances a WHERE a.trust = t.trust) AS ae_attendances, \
+           (SELECT count(*) FROM inpatient_spells a WHERE a.trust = t.trust) AS inpatient_spells, \
+           (SELECT count(*) FROM outpatient_appointments a WHERE a.trust = t.trust) AS outpatient_appointments, \
+           (SELECT count(*) FROM referrals a WHERE a.trust = t.trust) AS referrals, \
+           (SELECT count(*) FROM rtt_events a WHERE a.trust = t.trust) AS rtt_events, \
+           (SELECT count(*) FROM patients a WHERE a.trust = t.trust) AS patients \
+         FROM trusts t ORDER BY t.trust",
+    ),
+    (
+        "Quarantined rows by reason",
+        "SELECT trust, feed, reason, count(*) AS rows FROM quarantine \
+         GROUP BY trust, feed, reason ORDER BY trust, feed, reason",
+    ),
+];

@@ -1,0 +1,91 @@
+//! `icsw`: the command line. Parses arguments, shows progress, prints
+//! results; the libraries do the work.
+
+mod commands;
+mod progress;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "icsw",
+    version,
+    about = "An analytics and reporting warehouse for an NHS integrated care system"
+)]
+pub struct Cli {
+    /// The warehouse: a directory, or an s3:// or az:// URL
+    /// [default: ./warehouse; for demo, ./demo-warehouse].
+    #[arg(long, global = true, env = "ICSW_WAREHOUSE")]
+    warehouse: Option<String>,
+    /// The ICS configuration file (default: ./icsw.toml when it exists,
+    /// otherwise the four North West London acute trusts).
+    #[arg(long, global = true, env = "ICSW_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log more (repeat for more still).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check and load every complete extract not loaded yet.
+    Load(commands::LoadArgs),
+    /// Run a read-only SQL query (the query as an argument or on stdin).
+    Sql(commands::SqlArgs),
+    /// Write synthetic extracts into a landing zone.
+    Generate(commands::GenerateArgs),
+    /// Load the bundled sample data into a local warehouse and show the
+    /// headline figures.
+    Demo(commands::DemoArgs),
+}
+
+/// How the command failed: a user's mistake (exit 2) or a failure (exit 1).
+pub enum Failure {
+    Usage(String),
+    Error(anyhow::Error),
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure::Error(e.into())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = match cli.verbose {
+        0 => "warn,icsw_ingest=info,icsw_cli=info",
+        1 => "info",
+        _ => "debug",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ICSW_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(code) => code,
+        Err(Failure::Usage(m)) => {
+            eprintln!("error: {m}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Error(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

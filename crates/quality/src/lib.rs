@@ -1,0 +1,1 @@
+//! icsw-quality

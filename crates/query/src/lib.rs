@@ -1,0 +1,179 @@
+//! A DataFusion session over one view of the warehouse: the feeds, the RTT
+//! periods derived from events (contract section 5), the load log, the
+//! quarantine and the reference tables, with the project's SQL functions.
+//! Runs `sql/` files with bound parameters, read-only.
+//!
+//! Nothing here knows about returns or HTTP: those crates build on this.
+
+pub mod output;
+mod rtt;
+mod sqlfile;
+mod tables;
+mod udf;
+
+pub use rtt::{findings_schema, history_schema};
+pub use sqlfile::{SqlFile, SqlParam};
+pub use tables::TableInfo;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::common::ParamValues;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
+use datafusion::scalar::ScalarValue;
+use icsw_model::IcsConfig;
+use icsw_store::{View, Warehouse};
+use std::sync::Arc;
+
+/// Errors of the query layer.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The query is wrong: a syntax error, an unknown table or column, a
+    /// statement that is not allowed. The caller did something wrong.
+    #[error("{0}")]
+    Query(String),
+    /// Running a valid query failed (I/O, memory, a limit).
+    #[error("query failed: {0}")]
+    Execution(String),
+    /// The warehouse could not be read.
+    #[error(transparent)]
+    Store(#[from] icsw_store::Error),
+    /// A `sql/` file is malformed (a bug in the project's SQL).
+    #[error("sql file {file}: {message}")]
+    SqlFile { file: String, message: String },
+}
+
+impl Error {
+    /// Classifies a DataFusion error: planning errors are the query's
+    /// fault; the rest are failures while running.
+    pub fn from_datafusion(e: datafusion::error::DataFusionError) -> Self {
+        use datafusion::error::DataFusionError as E;
+        let root = e.find_root();
+        let one_line = |s: String| s.lines().next().unwrap_or_default().to_string();
+        match root {
+            E::SQL(..) | E::Plan(_) | E::SchemaError(..) | E::NotImplemented(_) => {
+                Error::Query(one_line(root.to_string()))
+            }
+            _ => Error::Execution(one_line(root.to_string())),
+        }
+    }
+}
+
+impl From<datafusion::error::DataFusionError> for Error {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        Error::from_datafusion(e)
+    }
+}
+
+impl From<datafusion::arrow::error::ArrowError> for Error {
+    fn from(e: datafusion::arrow::error::ArrowError) -> Self {
+        Error::Execution(e.to_string())
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Limits on what a query may use.
+#[derive(Clone, Debug, Default)]
+pub struct Limits {
+    /// Memory for one session's queries, in bytes (no limit when `None`).
+    pub memory_bytes: Option<usize>,
+}
+
+/// A read-only SQL session over one view of the warehouse.
+#[derive(Clone)]
+pub struct WarehouseContext {
+    ctx: SessionContext,
+    view: Arc<View>,
+}
+
+impl WarehouseContext {
+    /// Opens the newest state of the warehouse.
+    pub async fn latest(warehouse: &Warehouse, config: &IcsConfig) -> Result<Self> {
+        let view = warehouse.current().await?.view();
+        Self::new(warehouse, view, config, &Limits::default()).await
+    }
+
+    /// A session over `view` (as at a load or an extract date).
+    pub async fn new(
+        warehouse: &Warehouse,
+        view: View,
+        config: &IcsConfig,
+        limits: &Limits,
+    ) -> Result<Self> {
+        let mut runtime = RuntimeEnvBuilder::new();
+        if let Some(bytes) = limits.memory_bytes {
+            runtime = runtime.with_memory_limit(bytes, 1.0);
+        }
+        let runtime = Arc::new(runtime.build()?);
+        let config_df = SessionConfig::new()
+            .with_information_schema(true)
+            .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .set_bool("datafusion.execution.parquet.pushdown_filters", true);
+        let ctx = SessionContext::new_with_config_rt(config_df, runtime);
+        ctx.register_object_store(warehouse.store_url(), warehouse.store().clone());
+        udf::register(&ctx);
+        tables::register(&ctx, warehouse, &view, config).await?;
+        Ok(WarehouseContext {
+            ctx,
+            view: Arc::new(view),
+        })
+    }
+
+    pub fn session(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    pub fn view(&self) -> &View {
+        &self.view
+    }
+
+    /// The options every query runs with: no DDL, no DML, no SET or other
+    /// statements, so a query cannot create tables over files or URLs or
+    /// change the session.
+    pub fn read_only() -> SQLOptions {
+        SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false)
+    }
+
+    /// Plans a read-only query.
+    pub async fn sql(&self, sql: &str) -> Result<DataFrame> {
+        Ok(self.ctx.sql_with_options(sql, Self::read_only()).await?)
+    }
+
+    /// Plans a read-only query with bound named parameters (`$name`).
+    pub async fn sql_with_params(
+        &self,
+        sql: &str,
+        params: Vec<(String, ScalarValue)>,
+    ) -> Result<DataFrame> {
+        let df = self.sql(sql).await?;
+        if params.is_empty() {
+            return Ok(df);
+        }
+        Ok(df.with_param_values(ParamValues::from(params))?)
+    }
+
+    /// Runs a query to completion (small results only: reports, checks).
+    pub async fn collect(&self, sql: &str) -> Result<Vec<RecordBatch>> {
+        Ok(self.sql(sql).await?.collect().await?)
+    }
+
+    /// Runs a query as a stream of record batches.
+    pub async fn stream(&self, sql: &str) -> Result<SendableRecordBatchStream> {
+        Ok(self.sql(sql).await?.execute_stream().await?)
+    }
+
+    /// Plans a `sql/` file with its parameters bound.
+    pub async fn file(&self, file: &SqlFile, params: &[(&str, ScalarValue)]) -> Result<DataFrame> {
+        let values = file.bind(params)?;
+        self.sql_with_params(&file.text, values).await
+    }
+
+    /// The tables a user can query, with their columns and descriptions.
+    pub async fn tables(&self) -> Result<Vec<TableInfo>> {
+        tables::describe(&self.ctx).await
+    }
+}

@@ -1,0 +1,524 @@
+//! RTT periods derived from `rtt_events` (contract section 5).
+//!
+//! One walk over every pathway's events gives the history of each period
+//! (`rtt_period_history`): its state from `valid_from` until `valid_to`
+//! (exclusive; null while current). The periods at census date D are the
+//! states with `valid_from <= D < valid_to`, so `rtt_periods_at(D)` is a
+//! filter, and the return SQL can bind D as a parameter. The same walk
+//! yields the findings of section 5 (`rtt_findings`).
+//!
+//! Events are hash-partitioned by pathway, sorted within each partition by
+//! (trust, pathway, date, id), and walked one pathway at a time: memory
+//! holds one pathway's events, not the feed.
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanBuilder, Date32Builder, Int32Builder, RecordBatch,
+    StringBuilder,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Date32Type, Field, Schema, SchemaRef};
+use datafusion::catalog::{Session, TableFunctionImpl, TableProvider};
+use datafusion::common::{plan_err, Result, ScalarValue};
+use datafusion::datasource::provider_as_source;
+use datafusion::datasource::TableType;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::{
+    col, lit, Expr, LogicalPlanBuilder, TableProviderFilterPushDown,
+};
+use datafusion::physical_expr::expressions::col as pcol;
+use datafusion::physical_expr::{LexOrdering, PhysicalSortExpr};
+use datafusion::physical_plan::repartition::RepartitionExec;
+use datafusion::physical_plan::sorts::sort::SortExec;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
+use datafusion::physical_plan::{ExecutionPlan, Partitioning};
+use datafusion::catalog::TableFunctionArgs;
+use datafusion::datasource::ViewTable;
+use futures::StreamExt;
+use icsw_model::rtt::{walk, Event, PeriodState};
+use std::collections::VecDeque;
+use std::sync::{Arc, OnceLock};
+
+const OUT_ROWS: usize = 8192;
+
+/// The columns of `rtt_period_history`.
+pub fn history_schema() -> SchemaRef {
+    static S: OnceLock<SchemaRef> = OnceLock::new();
+    S.get_or_init(|| {
+        let d = |n: &str, null: bool| Field::new(n, DataType::Date32, null);
+        let s = |n: &str, null: bool| Field::new(n, DataType::Utf8, null);
+        let b = |n: &str| Field::new(n, DataType::Boolean, false);
+        Arc::new(Schema::new(vec![
+            s("trust", false),
+            s("pathway_id", false),
+            Field::new("period_number", DataType::Int32, false),
+            d("valid_from", false),
+            d("valid_to", true),
+            d("clock_start", true),
+            b("clock_start_known"),
+            s("start_event_id", false),
+            s("status", false),
+            d("clock_stop", true),
+            s("stop_status", true),
+            b("admitted"),
+            b("has_decision_to_admit"),
+            d("transfer_date", true),
+            s("treatment_function_code", false),
+            s("commissioner_code", false),
+            d("last_event_date", false),
+            Field::new("event_count", DataType::Int32, false),
+            d("snapshot_extract_date", false),
+        ]))
+    })
+    .clone()
+}
+
+/// The columns of `rtt_findings`.
+pub fn findings_schema() -> SchemaRef {
+    static S: OnceLock<SchemaRef> = OnceLock::new();
+    S.get_or_init(|| {
+        Arc::new(Schema::new(vec![
+            Field::new("trust", DataType::Utf8, false),
+            Field::new("pathway_id", DataType::Utf8, false),
+            Field::new("event_id", DataType::Utf8, false),
+            Field::new("event_date", DataType::Date32, false),
+            Field::new("finding", DataType::Utf8, false),
+            Field::new("period_number", DataType::Int32, true),
+            Field::new("snapshot_extract_date", DataType::Date32, false),
+        ]))
+    })
+    .clone()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Mode {
+    History,
+    Findings,
+}
+
+/// `rtt_period_history` or `rtt_findings`.
+#[derive(Debug)]
+pub(crate) struct RttWalkTable {
+    pub events: Arc<dyn TableProvider>,
+    pub mode: Mode,
+}
+
+const EVENT_COLUMNS: [&str; 9] = [
+    "trust",
+    "pathway_id",
+    "event_id",
+    "event_date",
+    "rtt_status",
+    "activity",
+    "treatment_function_code",
+    "commissioner_code",
+    "_extract_date",
+];
+
+/// Filters on the pathway key can go to the events scan.
+fn on_key_only(e: &Expr) -> bool {
+    let mut ok = true;
+    let _ = e.apply(|x| {
+        if let Expr::Column(c) = x {
+            if c.name != "trust" && c.name != "pathway_id" {
+                ok = false;
+            }
+        }
+        Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+    });
+    ok
+}
+
+use datafusion::common::tree_node::TreeNode;
+
+#[async_trait::async_trait]
+impl TableProvider for RttWalkTable {
+    fn schema(&self) -> SchemaRef {
+        match self.mode {
+            Mode::History => history_schema(),
+            Mode::Findings => findings_schema(),
+        }
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        Ok(filters
+            .iter()
+            .map(|f| {
+                if on_key_only(f) {
+                    TableProviderFilterPushDown::Inexact
+                } else {
+                    TableProviderFilterPushDown::Unsupported
+                }
+            })
+            .collect())
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let events_schema = self.events.schema();
+        let cols: Vec<usize> = EVENT_COLUMNS
+            .iter()
+            .map(|c| events_schema.index_of(c))
+            .collect::<std::result::Result<_, _>>()?;
+        let pushed: Vec<Expr> = filters.iter().filter(|f| on_key_only(f)).cloned().collect();
+        let scan = self.events.scan(state, Some(&cols), &pushed, None).await?;
+        let scan_schema = scan.schema();
+        let n = state.config().target_partitions().max(1);
+        let key = vec![pcol("trust", &scan_schema)?, pcol("pathway_id", &scan_schema)?];
+        let repart: Arc<dyn ExecutionPlan> =
+            Arc::new(RepartitionExec::try_new(scan, Partitioning::Hash(key, n))?);
+        let order = ["trust", "pathway_id", "event_date", "event_id"]
+            .iter()
+            .map(|c| Ok(PhysicalSortExpr::new_default(pcol(c, &scan_schema)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let ordering = LexOrdering::new(order).expect("non-empty");
+        let sorted: Arc<dyn ExecutionPlan> =
+            Arc::new(SortExec::new(ordering, repart).with_preserve_partitioning(true));
+        let schema = self.schema();
+        let partitions: Vec<Arc<dyn PartitionStream>> = (0..n)
+            .map(|i| {
+                Arc::new(WalkPartition {
+                    input: sorted.clone(),
+                    partition: i,
+                    mode: self.mode,
+                    schema: schema.clone(),
+                }) as Arc<dyn PartitionStream>
+            })
+            .collect();
+        Ok(Arc::new(StreamingTableExec::try_new(
+            schema,
+            partitions,
+            projection,
+            Vec::<LexOrdering>::new(),
+            false,
+            limit,
+        )?))
+    }
+}
+
+#[derive(Debug)]
+struct WalkPartition {
+    input: Arc<dyn ExecutionPlan>,
+    partition: usize,
+    mode: Mode,
+    schema: SchemaRef,
+}
+
+impl PartitionStream for WalkPartition {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let schema = self.schema.clone();
+        let input = match self.input.execute(self.partition, ctx) {
+            Ok(s) => s,
+            Err(e) => {
+                return Box::pin(RecordBatchStreamAdapter::new(
+                    schema,
+                    futures::stream::once(async move { Err(e) }),
+                ))
+            }
+        };
+        let state = Walker::new(self.mode, schema.clone(), input);
+        let stream = futures::stream::try_unfold(state, |mut st| async move {
+            loop {
+                if let Some(b) = st.ready.pop_front() {
+                    return Ok(Some((b, st)));
+                }
+                if st.done {
+                    return Ok(None);
+                }
+                match st.input.next().await {
+                    Some(batch) => st.push(&batch?)?,
+                    None => {
+                        st.flush_pathway();
+                        st.emit(true)?;
+                        st.done = true;
+                    }
+                }
+            }
+        });
+        Box::pin(RecordBatchStreamAdapter::new(schema, stream))
+    }
+}
+
+struct OwnedEvent {
+    id: String,
+    date: i32,
+    status: String,
+    activity: String,
+    tfc: String,
+    commissioner: String,
+}
+
+struct Walker {
+    mode: Mode,
+    schema: SchemaRef,
+    input: SendableRecordBatchStream,
+    key: Option<(String, String)>,
+    extract_day: i32,
+    events: Vec<OwnedEvent>,
+    out: Out,
+    ready: VecDeque<RecordBatch>,
+    done: bool,
+}
+
+/// Output columns being built.
+struct Out {
+    rows: usize,
+    s: Vec<StringBuilder>,
+    d: Vec<Date32Builder>,
+    i: Vec<Int32Builder>,
+    b: Vec<BooleanBuilder>,
+}
+
+impl Out {
+    fn new() -> Self {
+        Out {
+            rows: 0,
+            s: (0..8).map(|_| StringBuilder::new()).collect(),
+            d: (0..8).map(|_| Date32Builder::new()).collect(),
+            i: (0..2).map(|_| Int32Builder::new()).collect(),
+            b: (0..3).map(|_| BooleanBuilder::new()).collect(),
+        }
+    }
+}
+
+impl Walker {
+    fn new(mode: Mode, schema: SchemaRef, input: SendableRecordBatchStream) -> Self {
+        Walker {
+            mode,
+            schema,
+            input,
+            key: None,
+            extract_day: 0,
+            events: Vec::new(),
+            out: Out::new(),
+            ready: VecDeque::new(),
+            done: false,
+        }
+    }
+
+    fn push(&mut self, batch: &RecordBatch) -> Result<()> {
+        let text = |i: usize| -> Result<ArrayRef> { Ok(cast(batch.column(i), &DataType::Utf8)?) };
+        let (trust, pathway, id) = (text(0)?, text(1)?, text(2)?);
+        let (status, activity, tfc, comm) = (text(4)?, text(5)?, text(6)?, text(7)?);
+        let dates = batch.column(3).as_primitive::<Date32Type>();
+        let extracts = batch.column(8).as_primitive::<Date32Type>();
+        let s = |a: &ArrayRef, i: usize| -> String {
+            let a = a.as_string::<i32>();
+            if a.is_valid(i) {
+                a.value(i).to_string()
+            } else {
+                String::new()
+            }
+        };
+        let (t, p) = (trust.as_string::<i32>(), pathway.as_string::<i32>());
+        for r in 0..batch.num_rows() {
+            let same = self
+                .key
+                .as_ref()
+                .is_some_and(|(kt, kp)| kt == t.value(r) && kp == p.value(r));
+            if !same {
+                self.flush_pathway();
+                self.key = Some((t.value(r).to_string(), p.value(r).to_string()));
+                self.extract_day = extracts.value(r);
+            }
+            self.events.push(OwnedEvent {
+                id: s(&id, r),
+                date: dates.value(r),
+                status: s(&status, r),
+                activity: s(&activity, r),
+                tfc: s(&tfc, r),
+                commissioner: s(&comm, r),
+            });
+        }
+        self.emit(false)
+    }
+
+    /// Walks the pathway gathered so far and appends its rows.
+    fn flush_pathway(&mut self) {
+        let Some((trust, pathway)) = self.key.take() else {
+            return;
+        };
+        let events: Vec<Event<'_>> = self
+            .events
+            .iter()
+            .map(|e| Event {
+                event_id: &e.id,
+                date: e.date,
+                status: &e.status,
+                activity: &e.activity,
+                treatment_function: &e.tfc,
+                commissioner: &e.commissioner,
+            })
+            .collect();
+        let w = walk(&events);
+        let o = &mut self.out;
+        match self.mode {
+            Mode::History => {
+                for (k, st) in w.states.iter().enumerate() {
+                    let valid_to = w.states[k + 1..]
+                        .iter()
+                        .find(|n| n.period_number == st.period_number)
+                        .map(|n| n.valid_from);
+                    append_state(o, &trust, &pathway, st, valid_to, self.extract_day);
+                }
+            }
+            Mode::Findings => {
+                for f in &w.findings {
+                    o.s[0].append_value(&trust);
+                    o.s[1].append_value(&pathway);
+                    o.s[2].append_value(&f.event_id);
+                    o.d[0].append_value(f.date);
+                    o.s[3].append_value(f.code.code());
+                    o.i[0].append_option(f.period_number.map(|p| p as i32));
+                    o.d[1].append_value(self.extract_day);
+                    o.rows += 1;
+                }
+            }
+        }
+        self.events.clear();
+    }
+
+    fn emit(&mut self, all: bool) -> Result<()> {
+        if self.out.rows == 0 || (!all && self.out.rows < OUT_ROWS) {
+            return Ok(());
+        }
+        let o = std::mem::replace(&mut self.out, Out::new());
+        let mut o = o;
+        let cols: Vec<ArrayRef> = match self.mode {
+            Mode::History => vec![
+                Arc::new(o.s[0].finish()),
+                Arc::new(o.s[1].finish()),
+                Arc::new(o.i[0].finish()),
+                Arc::new(o.d[0].finish()),
+                Arc::new(o.d[1].finish()),
+                Arc::new(o.d[2].finish()),
+                Arc::new(o.b[0].finish()),
+                Arc::new(o.s[2].finish()),
+                Arc::new(o.s[3].finish()),
+                Arc::new(o.d[3].finish()),
+                Arc::new(o.s[4].finish()),
+                Arc::new(o.b[1].finish()),
+                Arc::new(o.b[2].finish()),
+                Arc::new(o.d[4].finish()),
+                Arc::new(o.s[5].finish()),
+                Arc::new(o.s[6].finish()),
+                Arc::new(o.d[5].finish()),
+                Arc::new(o.i[1].finish()),
+                Arc::new(o.d[6].finish()),
+            ],
+            Mode::Findings => vec![
+                Arc::new(o.s[0].finish()),
+                Arc::new(o.s[1].finish()),
+                Arc::new(o.s[2].finish()),
+                Arc::new(o.d[0].finish()),
+                Arc::new(o.s[3].finish()),
+                Arc::new(o.i[0].finish()),
+                Arc::new(o.d[1].finish()),
+            ],
+        };
+        self.ready
+            .push_back(RecordBatch::try_new(self.schema.clone(), cols)?);
+        Ok(())
+    }
+}
+
+fn append_state(
+    o: &mut Out,
+    trust: &str,
+    pathway: &str,
+    st: &PeriodState,
+    valid_to: Option<i32>,
+    extract_day: i32,
+) {
+    o.s[0].append_value(trust);
+    o.s[1].append_value(pathway);
+    o.i[0].append_value(st.period_number as i32);
+    o.d[0].append_value(st.valid_from);
+    o.d[1].append_option(valid_to);
+    o.d[2].append_option(st.clock_start);
+    o.b[0].append_value(st.clock_start.is_some());
+    o.s[2].append_value(&st.start_event_id);
+    o.s[3].append_value(st.status.code());
+    o.d[3].append_option(st.clock_stop);
+    o.s[4].append_option(st.stop_status.as_deref());
+    o.b[1].append_value(st.admitted);
+    o.b[2].append_value(st.has_decision_to_admit);
+    o.d[4].append_option(st.transfer_date);
+    o.s[5].append_value(&st.treatment_function);
+    o.s[6].append_value(&st.commissioner);
+    o.d[5].append_value(st.last_event_date);
+    o.i[1].append_value(st.event_count as i32);
+    o.d[6].append_value(extract_day);
+    o.rows += 1;
+}
+
+/// The periods of `history` valid at `census` (an expression: a literal
+/// date, or a column), with the census date as a column.
+pub(crate) fn periods_at(history: Arc<dyn TableProvider>, census: Expr) -> Result<ViewTable> {
+    let valid = col("valid_from")
+        .lt_eq(census.clone())
+        .and(col("valid_to").is_null().or(col("valid_to").gt(census.clone())));
+    let mut exprs: Vec<Expr> = history_schema()
+        .fields()
+        .iter()
+        .filter(|f| !matches!(f.name().as_str(), "valid_from" | "valid_to"))
+        .map(|f| col(f.name()))
+        .collect();
+    exprs.push(census.alias("census_date"));
+    let plan = LogicalPlanBuilder::scan("rtt_period_history", provider_as_source(history), None)?
+        .filter(valid)?
+        .project(exprs)?
+        .build()?;
+    Ok(ViewTable::new(plan, None))
+}
+
+/// `rtt_periods_at(date)`: the periods as at a census date.
+#[derive(Debug)]
+pub(crate) struct PeriodsAt {
+    pub history: Arc<dyn TableProvider>,
+}
+
+impl TableFunctionImpl for PeriodsAt {
+    fn call_with_args(&self, args: TableFunctionArgs<'_, '_>) -> Result<Arc<dyn TableProvider>> {
+        let [arg] = args.exprs() else {
+            return plan_err!("rtt_periods_at takes one argument: a census date");
+        };
+        let date = match arg {
+            Expr::Literal(v, _) => v.cast_to(&DataType::Date32),
+            Expr::Cast(c) => match c.expr.as_ref() {
+                Expr::Literal(v, _) => v.cast_to(&DataType::Date32),
+                _ => return plan_err!("rtt_periods_at takes a date literal, e.g. DATE '2026-10-31'"),
+            },
+            Expr::Placeholder(_) => {
+                return plan_err!(
+                    "rtt_periods_at takes a date literal; with a parameter, filter rtt_period_history instead"
+                )
+            }
+            _ => return plan_err!("rtt_periods_at takes a date literal, e.g. DATE '2026-10-31'"),
+        };
+        let date = match date {
+            Ok(ScalarValue::Date32(Some(d))) => d,
+            _ => return plan_err!("rtt_periods_at: {arg} is not a date"),
+        };
+        Ok(Arc::new(periods_at(
+            self.history.clone(),
+            lit(ScalarValue::Date32(Some(date))),
+        )?))
+    }
+}

@@ -1,0 +1,358 @@
+//! The published state of the warehouse: for each trust, the data files of
+//! each feed and what its extracts covered. One JSON file per version.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use icsw_model::Feed;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// An inclusive range of dates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct DateRange {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+impl DateRange {
+    pub fn new(from: NaiveDate, to: NaiveDate) -> Self {
+        DateRange { from, to }
+    }
+
+    pub fn day(d: NaiveDate) -> Self {
+        DateRange { from: d, to: d }
+    }
+
+    pub fn contains(&self, d: NaiveDate) -> bool {
+        self.from <= d && d <= self.to
+    }
+
+    pub fn overlaps(&self, other: &DateRange) -> bool {
+        self.from <= other.to && other.from <= self.to
+    }
+
+    /// Merges a set of ranges into sorted, disjoint, non-adjacent ranges.
+    pub fn normalise(mut ranges: Vec<DateRange>) -> Vec<DateRange> {
+        ranges.sort();
+        let mut out: Vec<DateRange> = Vec::with_capacity(ranges.len());
+        for r in ranges {
+            match out.last_mut() {
+                Some(last) if r.from <= last.to.succ_opt().unwrap_or(last.to) => {
+                    last.to = last.to.max(r.to)
+                }
+                _ => out.push(r),
+            }
+        }
+        out
+    }
+
+    /// Whether any of `ranges` (normalised or not) holds `d`.
+    pub fn any_contains(ranges: &[DateRange], d: NaiveDate) -> bool {
+        ranges.iter().any(|r| r.contains(d))
+    }
+}
+
+/// One immutable Parquet file of stored rows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DataFile {
+    /// Path relative to the warehouse root.
+    pub path: String,
+    pub rows: u64,
+    pub bytes: u64,
+    /// The activity dates it holds (period feeds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_date: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_date: Option<NaiveDate>,
+    /// The load that wrote it.
+    pub load_id: u64,
+}
+
+/// A range of activity dates and the extract whose rows now stand for it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Coverage {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub extract_date: NaiveDate,
+    pub extracted_at: DateTime<Utc>,
+    pub load_id: u64,
+}
+
+/// The snapshot a snapshot feed currently holds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotInfo {
+    pub extract_date: NaiveDate,
+    pub extracted_at: DateTime<Utc>,
+    pub load_id: u64,
+    /// Rows read from the delivery (the shrunken-snapshot guard compares
+    /// the next delivery with this).
+    pub rows_read: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FeedState {
+    pub files: Vec<DataFile>,
+    /// Period feeds: disjoint, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub coverage: Vec<Coverage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<SnapshotInfo>,
+}
+
+impl FeedState {
+    pub fn rows(&self) -> u64 {
+        self.files.iter().map(|f| f.rows).sum()
+    }
+
+    /// The extract that last replaced date `d`, if any did.
+    pub fn covered_by(&self, d: NaiveDate) -> Option<&Coverage> {
+        self.coverage.iter().find(|c| c.from <= d && d <= c.to)
+    }
+
+    /// Records that `extract` replaced `ranges`, keeping coverage disjoint.
+    pub fn set_coverage(&mut self, ranges: &[DateRange], extract: &Coverage) {
+        let mut out: Vec<Coverage> = Vec::new();
+        for c in &self.coverage {
+            // Keep the parts of c outside every new range.
+            let mut pieces = vec![DateRange::new(c.from, c.to)];
+            for r in ranges {
+                pieces = pieces
+                    .into_iter()
+                    .flat_map(|p| subtract(p, *r))
+                    .collect();
+            }
+            for p in pieces {
+                out.push(Coverage {
+                    from: p.from,
+                    to: p.to,
+                    ..c.clone()
+                });
+            }
+        }
+        for r in DateRange::normalise(ranges.to_vec()) {
+            out.push(Coverage {
+                from: r.from,
+                to: r.to,
+                ..extract.clone()
+            });
+        }
+        out.sort_by_key(|c| c.from);
+        // Merge neighbours from the same load.
+        let mut merged: Vec<Coverage> = Vec::with_capacity(out.len());
+        for c in out {
+            match merged.last_mut() {
+                Some(m) if m.load_id == c.load_id && m.to.succ_opt() == Some(c.from) => m.to = c.to,
+                _ => merged.push(c),
+            }
+        }
+        self.coverage = merged;
+    }
+}
+
+/// `a` without the days of `b`.
+fn subtract(a: DateRange, b: DateRange) -> Vec<DateRange> {
+    if !a.overlaps(&b) {
+        return vec![a];
+    }
+    let mut out = Vec::new();
+    if a.from < b.from {
+        out.push(DateRange::new(a.from, b.from.pred_opt().expect("date")));
+    }
+    if a.to > b.to {
+        out.push(DateRange::new(b.to.succ_opt().expect("date"), a.to));
+    }
+    out
+}
+
+/// An extract that was refused; it is tried again when its manifest changes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RefusedExtract {
+    pub manifest_sha256: String,
+    pub load_id: u64,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrustState {
+    /// The newest extract date loaded: a later-loaded older extract is late.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_extract_date: Option<NaiveDate>,
+    /// Every extract date loaded, as merged ranges.
+    #[serde(default)]
+    pub loaded_extracts: Vec<DateRange>,
+    /// Refused extracts not since loaded, by extract date.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub refused: BTreeMap<NaiveDate, RefusedExtract>,
+    #[serde(default)]
+    pub feeds: BTreeMap<Feed, FeedState>,
+    /// The last version that changed this trust's data.
+    #[serde(default)]
+    pub data_version: u64,
+}
+
+impl TrustState {
+    pub fn is_loaded(&self, extract_date: NaiveDate) -> bool {
+        DateRange::any_contains(&self.loaded_extracts, extract_date)
+    }
+
+    pub fn mark_loaded(&mut self, extract_date: NaiveDate) {
+        let mut r = std::mem::take(&mut self.loaded_extracts);
+        r.push(DateRange::day(extract_date));
+        self.loaded_extracts = DateRange::normalise(r);
+        self.latest_extract_date = self.latest_extract_date.max(Some(extract_date));
+        self.refused.remove(&extract_date);
+    }
+}
+
+/// How a load ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadOutcome {
+    Loaded,
+    /// Loaded, older than an extract already loaded for the trust.
+    LoadedLate,
+    /// Refused whole; the previous data stays served.
+    Refused,
+}
+
+impl LoadOutcome {
+    pub fn code(self) -> &'static str {
+        match self {
+            LoadOutcome::Loaded => "loaded",
+            LoadOutcome::LoadedLate => "loaded_late",
+            LoadOutcome::Refused => "refused",
+        }
+    }
+}
+
+/// One published version.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VersionState {
+    pub format: u32,
+    pub version: u64,
+    pub created_at: DateTime<Utc>,
+    /// The load this version records (its id is the version number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extract_date: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<LoadOutcome>,
+    pub trusts: BTreeMap<String, TrustState>,
+}
+
+impl VersionState {
+    pub const FORMAT: u32 = 1;
+
+    /// The state of an empty warehouse.
+    pub fn empty() -> Self {
+        VersionState {
+            format: Self::FORMAT,
+            version: 0,
+            created_at: DateTime::<Utc>::UNIX_EPOCH,
+            trust: None,
+            extract_date: None,
+            outcome: None,
+            trusts: BTreeMap::new(),
+        }
+    }
+
+    pub fn view(&self) -> View {
+        View {
+            trusts: self
+                .trusts
+                .iter()
+                .map(|(t, s)| (t.clone(), (self.version, s.clone())))
+                .collect(),
+            version: self.version,
+        }
+    }
+}
+
+/// What a reader sees: each trust's state, possibly taken from different
+/// versions (as at an extract date), with the version it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct View {
+    pub trusts: BTreeMap<String, (u64, TrustState)>,
+    /// The newest version any trust's state was taken from: log tables show
+    /// loads up to it.
+    pub version: u64,
+}
+
+impl View {
+    pub fn files(&self, feed: Feed) -> impl Iterator<Item = (&str, &DataFile)> {
+        self.trusts.iter().flat_map(move |(t, (_, s))| {
+            s.feeds
+                .get(&feed)
+                .into_iter()
+                .flat_map(move |f| f.files.iter().map(move |d| (t.as_str(), d)))
+        })
+    }
+
+    /// A key that changes whenever what this view shows changes: the version
+    /// each trust was read at.
+    pub fn cache_key(&self) -> String {
+        let parts: Vec<String> = self
+            .trusts
+            .iter()
+            .map(|(t, (v, _))| format!("{t}@{v}"))
+            .collect();
+        format!("v{}:{}", self.version, parts.join(","))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn cov(load: u64) -> Coverage {
+        Coverage {
+            from: d("2000-01-01"),
+            to: d("2000-01-01"),
+            extract_date: d("2026-01-01"),
+            extracted_at: DateTime::<Utc>::UNIX_EPOCH,
+            load_id: load,
+        }
+    }
+
+    #[test]
+    fn normalise_merges_adjacent() {
+        let r = DateRange::normalise(vec![
+            DateRange::new(d("2026-01-05"), d("2026-01-07")),
+            DateRange::new(d("2026-01-01"), d("2026-01-04")),
+            DateRange::new(d("2026-01-10"), d("2026-01-10")),
+        ]);
+        assert_eq!(
+            r,
+            vec![
+                DateRange::new(d("2026-01-01"), d("2026-01-07")),
+                DateRange::new(d("2026-01-10"), d("2026-01-10"))
+            ]
+        );
+    }
+
+    #[test]
+    fn coverage_replaces_exactly_the_new_range() {
+        let mut f = FeedState::default();
+        f.set_coverage(&[DateRange::new(d("2026-10-01"), d("2026-10-31"))], &cov(1));
+        f.set_coverage(&[DateRange::new(d("2026-10-10"), d("2026-10-14"))], &cov(2));
+        let got: Vec<_> = f
+            .coverage
+            .iter()
+            .map(|c| (c.from.to_string(), c.to.to_string(), c.load_id))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("2026-10-01".into(), "2026-10-09".into(), 1),
+                ("2026-10-10".into(), "2026-10-14".into(), 2),
+                ("2026-10-15".into(), "2026-10-31".into(), 1),
+            ]
+        );
+        assert_eq!(f.covered_by(d("2026-10-12")).unwrap().load_id, 2);
+        assert!(f.covered_by(d("2026-11-01")).is_none());
+    }
+}
