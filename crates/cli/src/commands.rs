@@ -75,6 +75,9 @@ pub struct GenerateArgs {
     /// Faults to inject, comma-separated, or "all".
     #[arg(long)]
     faults: Option<String>,
+    /// Only these feeds, comma-separated (default: all six).
+    #[arg(long, value_delimiter = ',')]
+    feeds: Vec<String>,
 }
 
 #[derive(Args)]
@@ -225,6 +228,11 @@ fn generate(a: &GenerateArgs) -> Result<(), Failure> {
     opts.scale = a.scale;
     opts.history_days = a.history_days;
     opts.window_days = a.window_days.max(1);
+    opts.feeds = a
+        .feeds
+        .iter()
+        .map(|f| icsw_model::Feed::parse(f).map_err(|e| Failure::Usage(e.to_string())))
+        .collect::<Result<_, _>>()?;
     if let Some(f) = &a.faults {
         opts.faults = icsw_generate::Fault::parse_list(f).map_err(Failure::Usage)?;
     }
@@ -269,11 +277,15 @@ async fn demo(w: &Warehouse, config: &IcsConfig, a: &DemoArgs) -> Result<(), Fai
     for (title, q) in DEMO_QUERIES {
         let batches = ctx.collect(q).await?;
         writeln!(out, "\n{title}")?;
-        writeln!(
-            out,
-            "{}",
-            datafusion::arrow::util::pretty::pretty_format_batches(&batches)?
-        )?;
+        if batches.iter().all(|b| b.num_rows() == 0) {
+            writeln!(out, "(none)")?;
+        } else {
+            writeln!(
+                out,
+                "{}",
+                datafusion::arrow::util::pretty::pretty_format_batches(&batches)?
+            )?;
+        }
     }
     Ok(())
 }

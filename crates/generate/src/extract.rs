@@ -105,9 +105,7 @@ impl Dialect {
 }
 
 fn relabel(a: ArrayRef, target: &DataType) -> ArrayRef {
-    use datafusion::arrow::array::{
-        Array, TimestampMillisecondArray, TimestampNanosecondArray,
-    };
+    use datafusion::arrow::array::{Array, TimestampMillisecondArray, TimestampNanosecondArray};
     let DataType::Timestamp(_, Some(tz)) = target else {
         return a;
     };
@@ -146,7 +144,8 @@ impl Cols {
         let a: StringArray = values.into_iter().collect();
         let t = self.dialect.string_type();
         self.fields.push(Field::new(name, t.clone(), true));
-        self.arrays.push(cast(&(Arc::new(a) as ArrayRef), &t).expect("cast"));
+        self.arrays
+            .push(cast(&(Arc::new(a) as ArrayRef), &t).expect("cast"));
         self
     }
 
@@ -181,7 +180,9 @@ impl Cols {
 fn patient_cols(c: &mut Cols, w: &TrustWorld, patients: &[u32], nhs_override: &[Option<String>]) {
     c.str(
         "local_patient_id",
-        patients.iter().map(|p| Some(w.patients[*p as usize].id.as_str())),
+        patients
+            .iter()
+            .map(|p| Some(w.patients[*p as usize].id.as_str())),
     );
     c.str(
         "nhs_number",
@@ -204,8 +205,14 @@ pub(crate) fn ae_batch(
     c.str("attendance_id", rows.iter().map(|a| Some(a.id.as_str())))
         .str("site_code", rows.iter().map(|a| Some(a.site)))
         .str("department_type", rows.iter().map(|a| Some(a.dept)))
-        .ts("arrival_time", rows.iter().map(|a| Some(a.arrival)).collect())
-        .bool("booked_appointment", rows.iter().map(|a| Some(a.booked)).collect())
+        .ts(
+            "arrival_time",
+            rows.iter().map(|a| Some(a.arrival)).collect(),
+        )
+        .bool(
+            "booked_appointment",
+            rows.iter().map(|a| Some(a.booked)).collect(),
+        )
         .ts(
             "decision_to_admit_time",
             rows.iter().map(|a| a.dta.filter(|t| *t <= at)).collect(),
@@ -218,9 +225,14 @@ pub(crate) fn ae_batch(
         )
         .bool(
             "admitted",
-            rows.iter().map(|a| Some(a.admitted && departed(a))).collect(),
+            rows.iter()
+                .map(|a| Some(a.admitted && departed(a)))
+                .collect(),
         )
-        .str("commissioner_code", rows.iter().map(|a| Some(a.commissioner)));
+        .str(
+            "commissioner_code",
+            rows.iter().map(|a| Some(a.commissioner)),
+        );
     let p: Vec<u32> = rows.iter().map(|a| a.patient).collect();
     patient_cols(&mut c, w, &p, nhs);
     c.finish()
@@ -229,7 +241,10 @@ pub(crate) fn ae_batch(
 pub(crate) fn spell_batch(w: &TrustWorld, d: Dialect, rows: &[Spell], at: i64) -> RecordBatch {
     let mut c = Cols::new(d);
     c.str("spell_id", rows.iter().map(|s| Some(s.id.as_str())))
-        .ts("admission_time", rows.iter().map(|s| Some(s.admission)).collect())
+        .ts(
+            "admission_time",
+            rows.iter().map(|s| Some(s.admission)).collect(),
+        )
         .ts(
             "discharge_time",
             rows.iter()
@@ -239,7 +254,10 @@ pub(crate) fn spell_batch(w: &TrustWorld, d: Dialect, rows: &[Spell], at: i64) -
         .str("admission_method", rows.iter().map(|s| Some(s.method)))
         .str("patient_classification", rows.iter().map(|s| Some(s.class)))
         .str("treatment_function_code", rows.iter().map(|s| Some(s.tfc)))
-        .str("commissioner_code", rows.iter().map(|s| Some(s.commissioner)))
+        .str(
+            "commissioner_code",
+            rows.iter().map(|s| Some(s.commissioner)),
+        )
         .str("site_code", rows.iter().map(|s| Some(s.site)))
         .str("ae_attendance_id", rows.iter().map(|s| s.ae_id.as_deref()));
     let p: Vec<u32> = rows.iter().map(|s| s.patient).collect();
@@ -251,14 +269,23 @@ pub(crate) fn op_batch(w: &TrustWorld, d: Dialect, rows: &[Op]) -> RecordBatch {
     let mut c = Cols::new(d);
     c.str("appointment_id", rows.iter().map(|o| Some(o.id.as_str())))
         .str("pathway_id", rows.iter().map(|o| o.pathway.as_deref()))
-        .date("appointment_date", rows.iter().map(|o| Some(o.day)).collect())
+        .date(
+            "appointment_date",
+            rows.iter().map(|o| Some(o.day)).collect(),
+        )
         .str("attendance_status", rows.iter().map(|o| Some(o.status)))
         .str("first_attendance", rows.iter().map(|o| Some(o.first)))
         .str("treatment_function_code", rows.iter().map(|o| Some(o.tfc)))
         .str("referral_source", rows.iter().map(|o| o.source))
         .str("priority", rows.iter().map(|o| o.priority))
-        .bool("consultant_led", rows.iter().map(|o| o.consultant_led).collect())
-        .str("commissioner_code", rows.iter().map(|o| Some(o.commissioner)))
+        .bool(
+            "consultant_led",
+            rows.iter().map(|o| o.consultant_led).collect(),
+        )
+        .str(
+            "commissioner_code",
+            rows.iter().map(|o| Some(o.commissioner)),
+        )
         .str("site_code", rows.iter().map(|o| Some(o.site)));
     let p: Vec<u32> = rows.iter().map(|o| o.patient).collect();
     patient_cols(&mut c, w, &p, &vec![None; rows.len()]);
@@ -276,7 +303,10 @@ pub(crate) fn referral_batch(w: &TrustWorld, d: Dialect, rows: &[Referral]) -> R
         .str("referral_source", rows.iter().map(|r| Some(r.source)))
         .str("treatment_function_code", rows.iter().map(|r| Some(r.tfc)))
         .str("priority", rows.iter().map(|r| r.priority))
-        .str("commissioner_code", rows.iter().map(|r| Some(r.commissioner)));
+        .str(
+            "commissioner_code",
+            rows.iter().map(|r| Some(r.commissioner)),
+        );
     let p: Vec<u32> = rows.iter().map(|r| r.patient).collect();
     patient_cols(&mut c, w, &p, &vec![None; rows.len()]);
     c.finish()
@@ -290,7 +320,10 @@ pub(crate) fn rtt_batch(w: &TrustWorld, d: Dialect, rows: &[&RttEvent]) -> Recor
         .str("rtt_status", rows.iter().map(|e| Some(e.status)))
         .str("activity", rows.iter().map(|e| Some(e.activity)))
         .str("treatment_function_code", rows.iter().map(|e| Some(e.tfc)))
-        .str("commissioner_code", rows.iter().map(|e| Some(e.commissioner)));
+        .str(
+            "commissioner_code",
+            rows.iter().map(|e| Some(e.commissioner)),
+        );
     let p: Vec<u32> = rows.iter().map(|e| e.patient).collect();
     patient_cols(&mut c, w, &p, &vec![None; rows.len()]);
     c.finish()
@@ -304,7 +337,10 @@ pub(crate) fn patient_batch(w: &TrustWorld, d: Dialect) -> RecordBatch {
         .date("birth_date", ps.iter().map(|p| Some(p.birth_day)).collect())
         .str("sex", ps.iter().map(|p| Some(p.sex)))
         .str("postcode_district", ps.iter().map(|p| Some(p.postcode)))
-        .str("gp_practice_code", ps.iter().map(|p| Some(p.practice.as_str())))
+        .str(
+            "gp_practice_code",
+            ps.iter().map(|p| Some(p.practice.as_str())),
+        )
         .date("death_date", ps.iter().map(|p| p.death_day).collect());
     c.finish()
 }
@@ -357,10 +393,7 @@ pub(crate) fn extracted_at(seed: u64, trust_index: u64, night: i32) -> DateTime<
 }
 
 /// Writes the files of one extract (each written whole before the manifest).
-pub(crate) fn write_files(
-    dir: &Path,
-    spec: &ExtractSpec,
-) -> std::io::Result<Vec<WrittenFile>> {
+pub(crate) fn write_files(dir: &Path, spec: &ExtractSpec) -> std::io::Result<Vec<WrittenFile>> {
     std::fs::create_dir_all(dir)?;
     let mut out = Vec::new();
     for f in &spec.files {
@@ -385,4 +418,3 @@ pub(crate) fn finish_manifest(
 ) -> std::io::Result<()> {
     write_manifest(dir, spec, files)
 }
-

@@ -56,11 +56,17 @@ pub struct WrittenFile {
 }
 
 pub fn folder(landing: &Path, trust: &str, date: NaiveDate) -> PathBuf {
-    landing.join(trust).join(date.format("%Y-%m-%d").to_string())
+    landing
+        .join(trust)
+        .join(date.format("%Y-%m-%d").to_string())
 }
 
 /// Writes a Parquet file.
-pub fn write_parquet(path: &Path, schema: SchemaRef, batches: &[RecordBatch]) -> std::io::Result<u64> {
+pub fn write_parquet(
+    path: &Path,
+    schema: SchemaRef,
+    batches: &[RecordBatch],
+) -> std::io::Result<u64> {
     let f = std::fs::File::create(path)?;
     let props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
@@ -83,7 +89,10 @@ pub fn file_sha256(path: &Path) -> std::io::Result<String> {
 }
 
 /// Writes the extract's files, then its manifest. Returns the folder.
-pub fn write_extract(landing: &Path, spec: &ExtractSpec) -> std::io::Result<(PathBuf, Vec<WrittenFile>)> {
+pub fn write_extract(
+    landing: &Path,
+    spec: &ExtractSpec,
+) -> std::io::Result<(PathBuf, Vec<WrittenFile>)> {
     let dir = folder(landing, &spec.trust, spec.extract_date);
     std::fs::create_dir_all(&dir)?;
     let mut written = Vec::new();
@@ -134,7 +143,11 @@ pub fn manifest_json(spec: &ExtractSpec, files: &[WrittenFile]) -> Value {
 }
 
 /// Writes `_manifest.json` (last: it marks the extract complete).
-pub fn write_manifest(dir: &Path, spec: &ExtractSpec, files: &[WrittenFile]) -> std::io::Result<()> {
+pub fn write_manifest(
+    dir: &Path,
+    spec: &ExtractSpec,
+    files: &[WrittenFile],
+) -> std::io::Result<()> {
     let text = serde_json::to_string_pretty(&manifest_json(spec, files)).expect("json");
     let tmp = dir.join("._manifest.json.tmp");
     std::fs::write(&tmp, text)?;

@@ -88,12 +88,15 @@ impl Fault {
                 out.extend(Fault::ALL);
                 continue;
             }
-            let f = Fault::ALL.into_iter().find(|f| f.name() == part).ok_or_else(|| {
-                format!(
-                    "unknown fault {part:?}; known: all, {}",
-                    Fault::ALL.map(|f| f.name()).join(", ")
-                )
-            })?;
+            let f = Fault::ALL
+                .into_iter()
+                .find(|f| f.name() == part)
+                .ok_or_else(|| {
+                    format!(
+                        "unknown fault {part:?}; known: all, {}",
+                        Fault::ALL.map(|f| f.name()).join(", ")
+                    )
+                })?;
             out.insert(f);
         }
         Ok(out)
@@ -117,6 +120,8 @@ pub struct Options {
     /// Days each later night's extract covers (ending on its night).
     pub window_days: u32,
     pub faults: BTreeSet<Fault>,
+    /// Only these feeds (all when empty).
+    pub feeds: Vec<Feed>,
 }
 
 impl Options {
@@ -133,6 +138,7 @@ impl Options {
             history_days: 0,
             window_days: 7,
             faults: BTreeSet::new(),
+            feeds: Vec::new(),
         }
     }
 }
@@ -158,7 +164,18 @@ pub fn generate(landing: &Path, opts: &Options) -> std::io::Result<Report> {
     let place = |k: usize, night: i32| (k % n_trusts, night.min(nights - 1));
     let has = |f: Fault| opts.faults.contains(&f);
     for (ti, (ods, system)) in opts.trusts.iter().enumerate() {
-        let world = TrustWorld::new(ods, ti as u64, opts.seed, opts.scale, start, last);
+        let pathways = opts.feeds.is_empty()
+            || opts.feeds.iter().any(|f| {
+                matches!(
+                    f,
+                    Feed::InpatientSpells
+                        | Feed::OutpatientAppointments
+                        | Feed::Referrals
+                        | Feed::RttEvents
+                )
+            });
+        let world =
+            TrustWorld::with_pathways(ods, ti as u64, opts.seed, opts.scale, start, last, pathways);
         let dialect = Dialect::of(ti as u64);
         let mut first_written = true;
         for night in first..=last {
@@ -192,7 +209,10 @@ pub fn generate(landing: &Path, opts: &Options) -> std::io::Result<Report> {
                 .filter(|s| s.admission <= at_us)
                 .collect();
             let op: Vec<_> = ds.iter().flat_map(|d| d.op.iter().cloned()).collect();
-            let referrals: Vec<_> = ds.iter().flat_map(|d| d.referrals.iter().cloned()).collect();
+            let referrals: Vec<_> = ds
+                .iter()
+                .flat_map(|d| d.referrals.iter().cloned())
+                .collect();
             let mut events: Vec<&world::RttEvent> = world.rtt_until(night).iter().collect();
             let mut nhs = vec![None; ae.len()];
             let mut faults_here: Vec<InjectedFault> = Vec::new();
@@ -206,13 +226,22 @@ pub fn generate(landing: &Path, opts: &Options) -> std::io::Result<Report> {
             };
             if has(Fault::DeparturesBeforeArrivals) && place(0, 0) == (ti, offset) {
                 let mut keys = vec![];
-                for a in ae.iter_mut().filter(|a| a.departure <= at_us).step_by(97).take(4) {
+                for a in ae
+                    .iter_mut()
+                    .filter(|a| a.departure <= at_us)
+                    .step_by(97)
+                    .take(4)
+                {
                     a.departure = a.arrival - 30 * 60_000_000;
                     a.dta = None;
                     a.admitted = false;
                     keys.push(a.id.clone());
                 }
-                faults_here.push(fault(Fault::DeparturesBeforeArrivals, Some(Feed::AeAttendances), keys));
+                faults_here.push(fault(
+                    Fault::DeparturesBeforeArrivals,
+                    Some(Feed::AeAttendances),
+                    keys,
+                ));
             }
             if has(Fault::InvalidNhsNumbers) && place(2, 0) == (ti, offset) {
                 let mut keys = vec![];
@@ -224,7 +253,11 @@ pub fn generate(landing: &Path, opts: &Options) -> std::io::Result<Report> {
                         keys.push(a.id.clone());
                     }
                 }
-                faults_here.push(fault(Fault::InvalidNhsNumbers, Some(Feed::AeAttendances), keys));
+                faults_here.push(fault(
+                    Fault::InvalidNhsNumbers,
+                    Some(Feed::AeAttendances),
+                    keys,
+                ));
             }
             if has(Fault::StopsWithoutStarts) && ti == 3 % n_trusts {
                 let stopped: BTreeSet<&str> = events
@@ -250,14 +283,17 @@ pub fn generate(landing: &Path, opts: &Options) -> std::io::Result<Report> {
             if has(Fault::DuplicatedRows) && place(0, 0) == (ti, offset) && ae_b.num_rows() > 10 {
                 let idx: Vec<u32> = (0..ae_b.num_rows() as u32).step_by(41).take(5).collect();
                 let ids = ae_b.column(0).clone();
-                let keys = idx
-                    .iter()
-                    .map(|&i| string_at(&ids, i as usize))
-                    .collect();
-                let copies = take_record_batch(&ae_b, &datafusion::arrow::array::UInt32Array::from(idx)).expect("take");
+                let keys = idx.iter().map(|&i| string_at(&ids, i as usize)).collect();
+                let copies =
+                    take_record_batch(&ae_b, &datafusion::arrow::array::UInt32Array::from(idx))
+                        .expect("take");
                 ae_b = datafusion::arrow::compute::concat_batches(&ae_b.schema(), &[ae_b, copies])
                     .expect("concat");
-                faults_here.push(fault(Fault::DuplicatedRows, Some(Feed::AeAttendances), keys));
+                faults_here.push(fault(
+                    Fault::DuplicatedRows,
+                    Some(Feed::AeAttendances),
+                    keys,
+                ));
             }
             if has(Fault::InvalidCodes) && place(3, 0) == (ti, offset) {
                 let (b, keys) = replace_codes(&ae_b, "department_type", "05", 29, 3);
@@ -265,14 +301,18 @@ pub fn generate(landing: &Path, opts: &Options) -> std::io::Result<Report> {
                 faults_here.push(fault(Fault::InvalidCodes, Some(Feed::AeAttendances), keys));
                 let (b, keys) = replace_codes(&spell_b, "admission_method", "99", 17, 2);
                 spell_b = b;
-                faults_here.push(fault(Fault::InvalidCodes, Some(Feed::InpatientSpells), keys));
+                faults_here.push(fault(
+                    Fault::InvalidCodes,
+                    Some(Feed::InpatientSpells),
+                    keys,
+                ));
             }
             let last_night = offset == nights - 1 && nights > 1;
             if has(Fault::SchemaDrift) && last_night && place(0, 0).0 == ti {
                 ae_b = drift(&ae_b, "arrival_time");
                 faults_here.push(fault(Fault::SchemaDrift, Some(Feed::AeAttendances), vec![]));
             }
-            let spec = ExtractSpec {
+            let mut spec = ExtractSpec {
                 trust: ods.clone(),
                 extract_date: date,
                 extracted_at: at,
@@ -280,17 +320,31 @@ pub fn generate(landing: &Path, opts: &Options) -> std::io::Result<Report> {
                 files: vec![
                     ExtractFile::new(Feed::AeAttendances, ae_b, covers),
                     ExtractFile::new(Feed::InpatientSpells, spell_b, covers),
-                    ExtractFile::new(Feed::OutpatientAppointments, op_batch(&world, dialect, &op), covers),
-                    ExtractFile::new(Feed::Referrals, referral_batch(&world, dialect, &referrals), covers),
+                    ExtractFile::new(
+                        Feed::OutpatientAppointments,
+                        op_batch(&world, dialect, &op),
+                        covers,
+                    ),
+                    ExtractFile::new(
+                        Feed::Referrals,
+                        referral_batch(&world, dialect, &referrals),
+                        covers,
+                    ),
                     ExtractFile::new(Feed::RttEvents, rtt_batch(&world, dialect, &events), None),
                     ExtractFile::new(Feed::Patients, patient_batch(&world, dialect), None),
                 ],
             };
+            if !opts.feeds.is_empty() {
+                spec.files.retain(|f| opts.feeds.contains(&f.feed));
+            }
             let dir = landing::folder(landing, ods, date);
             let mut written = write_files(&dir, &spec)?;
             report.rows += written.iter().map(|w| w.rows).sum::<u64>();
-            if has(Fault::TruncatedFile) && last_night && place(1, 0).0 == ti {
-                let f = &mut written[2];
+            let truncate = written
+                .iter_mut()
+                .find(|f| f.feed == Feed::OutpatientAppointments)
+                .filter(|_| has(Fault::TruncatedFile) && last_night && place(1, 0).0 == ti);
+            if let Some(f) = truncate {
                 let path = dir.join(&f.name);
                 let len = std::fs::metadata(&path)?.len();
                 let f2 = std::fs::OpenOptions::new().write(true).open(&path)?;
@@ -298,8 +352,11 @@ pub fn generate(landing: &Path, opts: &Options) -> std::io::Result<Report> {
                 f.sha256 = landing::file_sha256(&path)?;
                 faults_here.push(fault(Fault::TruncatedFile, Some(f.feed), vec![]));
             }
-            if has(Fault::Sha256Mismatch) && last_night && place(2, 0).0 == ti {
-                let f = &mut written[3];
+            let mismatch = written
+                .iter_mut()
+                .find(|f| f.feed == Feed::Referrals)
+                .filter(|_| has(Fault::Sha256Mismatch) && last_night && place(2, 0).0 == ti);
+            if let Some(f) = mismatch {
                 f.sha256 = "0".repeat(64);
                 faults_here.push(fault(Fault::Sha256Mismatch, Some(f.feed), vec![]));
             }
@@ -334,10 +391,19 @@ fn string_at(a: &ArrayRef, i: usize) -> String {
 
 /// Sets `column` to `code` on every `step`-th row (up to `n`), returning
 /// the rows' ids.
-fn replace_codes(b: &RecordBatch, column: &str, code: &str, step: usize, n: usize) -> (RecordBatch, Vec<String>) {
+fn replace_codes(
+    b: &RecordBatch,
+    column: &str,
+    code: &str,
+    step: usize,
+    n: usize,
+) -> (RecordBatch, Vec<String>) {
     let idx = b.schema().index_of(column).expect("column");
-    let col = datafusion::arrow::compute::cast(b.column(idx), &datafusion::arrow::datatypes::DataType::Utf8)
-        .expect("cast");
+    let col = datafusion::arrow::compute::cast(
+        b.column(idx),
+        &datafusion::arrow::datatypes::DataType::Utf8,
+    )
+    .expect("cast");
     let col = col.as_any().downcast_ref::<StringArray>().expect("utf8");
     let mut keys = vec![];
     let values: StringArray = (0..b.num_rows())
@@ -350,8 +416,11 @@ fn replace_codes(b: &RecordBatch, column: &str, code: &str, step: usize, n: usiz
             }
         })
         .collect();
-    let typed = datafusion::arrow::compute::cast(&(Arc::new(values) as ArrayRef), b.column(idx).data_type())
-        .expect("cast back");
+    let typed = datafusion::arrow::compute::cast(
+        &(Arc::new(values) as ArrayRef),
+        b.column(idx).data_type(),
+    )
+    .expect("cast back");
     let mut cols = b.columns().to_vec();
     cols[idx] = typed;
     (RecordBatch::try_new(b.schema(), cols).expect("batch"), keys)
@@ -362,7 +431,12 @@ fn drift(b: &RecordBatch, column: &str) -> RecordBatch {
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
     let idx = b.schema().index_of(column).expect("column");
     let text = datafusion::arrow::compute::cast(b.column(idx), &DataType::Utf8).expect("cast");
-    let mut fields: Vec<Field> = b.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut fields: Vec<Field> = b
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
     fields[idx] = Field::new(column, DataType::Utf8, true);
     let mut cols = b.columns().to_vec();
     cols[idx] = text;

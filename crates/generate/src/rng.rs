@@ -101,16 +101,16 @@ impl Rng {
     }
 
     /// Picks from weighted choices.
-    pub fn pick<'a, T>(&mut self, choices: &'a [(T, f64)]) -> &'a T {
+    pub fn pick<T: Copy>(&mut self, choices: &[(T, f64)]) -> T {
         let total: f64 = choices.iter().map(|c| c.1).sum();
         let mut x = self.f64() * total;
         for (v, w) in choices {
             if x < *w {
-                return v;
+                return *v;
             }
             x -= w;
         }
-        &choices[choices.len() - 1].0
+        choices[choices.len() - 1].0
     }
 }
 

@@ -246,9 +246,7 @@ fn weekday(day: i32) -> usize {
 /// A local wall-clock time on `day` at `minute` past midnight, as an
 /// instant; a time in the skipped spring hour moves an hour on.
 fn at(day: i32, minute: i64) -> i64 {
-    let naive = day_to_date(day)
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight")
+    let naive = day_to_date(day).and_hms_opt(0, 0, 0).expect("midnight")
         + chrono::Duration::minutes(minute);
     instant(naive)
         .or_else(|| instant(naive + chrono::Duration::hours(1)))
@@ -257,7 +255,29 @@ fn at(day: i32, minute: i64) -> i64 {
 }
 
 impl TrustWorld {
-    pub fn new(ods: &str, index: u64, seed: u64, scale: f64, first_day: i32, last_day: i32) -> Self {
+    pub fn new(
+        ods: &str,
+        index: u64,
+        seed: u64,
+        scale: f64,
+        first_day: i32,
+        last_day: i32,
+    ) -> Self {
+        Self::with_pathways(ods, index, seed, scale, first_day, last_day, true)
+    }
+
+    /// As [`TrustWorld::new`]; without RTT pathways (and the referrals,
+    /// outpatient appointments and admissions they imply) when `pathways`
+    /// is false, for extracts of A&E alone.
+    pub fn with_pathways(
+        ods: &str,
+        index: u64,
+        seed: u64,
+        scale: f64,
+        first_day: i32,
+        last_day: i32,
+        pathways: bool,
+    ) -> Self {
         let mut w = TrustWorld {
             ods: ods.to_string(),
             index,
@@ -270,7 +290,9 @@ impl TrustWorld {
             pathway_days: Default::default(),
         };
         w.make_patients();
-        w.make_pathways();
+        if pathways {
+            w.make_pathways();
+        }
         w
     }
 
@@ -296,7 +318,7 @@ impl TrustWorld {
                         None
                     },
                     birth_day,
-                    sex: *rng.pick(&[("1", 49.0), ("2", 50.5), ("9", 0.2), ("X", 0.3)]),
+                    sex: rng.pick(&[("1", 49.0), ("2", 50.5), ("9", 0.2), ("X", 0.3)]),
                     postcode: POSTCODES[rng.below(POSTCODES.len() as u64) as usize],
                     practice: format!("E85{:03}", rng.below(700)),
                     death_day: if age_years > 80 && rng.chance(0.03) {
@@ -331,10 +353,10 @@ impl TrustWorld {
                 pathway_n += 1;
                 let pathway = format!("{}-PW{:08}", self.ods, pathway_n);
                 let patient = self.patient(&mut rng);
-                let mut tfc = *rng.pick(RTT_TFCS);
-                let commissioner = *rng.pick(COMMISSIONERS);
-                let source = *rng.pick(SOURCES);
-                let priority = *rng.pick(&[("1", 75.0), ("2", 15.0), ("3", 10.0)]);
+                let mut tfc = rng.pick(RTT_TFCS);
+                let commissioner = rng.pick(COMMISSIONERS);
+                let source = rng.pick(SOURCES);
+                let priority = rng.pick(&[("1", 75.0), ("2", 15.0), ("3", 10.0)]);
                 let site = main_sites[rng.below(main_sites.len() as u64) as usize];
                 // The pathway's timeline: (day, status, activity).
                 let mut t: Vec<(i32, &'static str, &'static str)> = vec![(day, "10", "REFERRAL")];
@@ -350,7 +372,11 @@ impl TrustWorld {
                 } else if rng.chance(0.05) {
                     t.push((d, "33", "OUTPATIENT"));
                 } else if r < 0.30 {
-                    t.push((d, *rng.pick(&[("30", 70.0), ("34", 20.0), ("31", 10.0)]), "OUTPATIENT"));
+                    t.push((
+                        d,
+                        rng.pick(&[("30", 70.0), ("34", 20.0), ("31", 10.0)]),
+                        "OUTPATIENT",
+                    ));
                 } else {
                     t.push((d, "20", "OUTPATIENT"));
                     let mut admitted = r >= 0.72;
@@ -362,7 +388,7 @@ impl TrustWorld {
                         }
                         if rng.chance(0.5) {
                             let last = t.len() - 1;
-                            t[last].1 = *rng.pick(&[("30", 70.0), ("34", 20.0), ("35", 10.0)]);
+                            t[last].1 = rng.pick(&[("30", 70.0), ("34", 20.0), ("35", 10.0)]);
                         } else {
                             admitted = true;
                         }
@@ -451,7 +477,7 @@ impl TrustWorld {
                                 id: format!("{pathway}-S"),
                                 admission,
                                 discharge: discharge.max(admission + 60 * US_PER_MIN),
-                                method: *rng.pick(&[("11", 80.0), ("12", 15.0), ("13", 5.0)]),
+                                method: rng.pick(&[("11", 80.0), ("12", 15.0), ("13", 5.0)]),
                                 class: if day_case { "2" } else { "1" },
                                 tfc,
                                 commissioner,
@@ -484,7 +510,7 @@ impl TrustWorld {
         let n = rng.poisson(self.scale * AE_WEEK[weekday(day)]);
         let mut ae = Vec::with_capacity(n as usize);
         for i in 0..n {
-            let hour = *rng.pick(
+            let hour = rng.pick(
                 &HOURS
                     .iter()
                     .enumerate()
@@ -492,7 +518,7 @@ impl TrustWorld {
                     .collect::<Vec<_>>(),
             );
             let arrival = at(day, hour * 60 + rng.range(0, 59)) + rng.range(0, 59) * 1_000_000;
-            let dept = *rng.pick(&[("01", 68.0), ("02", 3.0), ("03", 26.0), ("04", 3.0)]);
+            let dept = rng.pick(&[("01", 68.0), ("02", 3.0), ("03", 26.0), ("04", 3.0)]);
             let site = match dept {
                 "01" | "02" => main_sites[rng.below(main_sites.len() as u64) as usize],
                 _ => utc,
@@ -510,17 +536,18 @@ impl TrustWorld {
             let departure = arrival + los;
             let dta = admitted.then(|| arrival + (los as f64 * (0.25 + 0.45 * rng.f64())) as i64);
             let id = format!("{}-AE{:07}-{:05}", self.ods, day, i);
-            let commissioner = *rng.pick(COMMISSIONERS);
+            let commissioner = rng.pick(COMMISSIONERS);
             let patient = self.patient(&mut rng);
             if admitted {
                 out.spells.push(Spell {
                     id: format!("{id}-S"),
                     admission: departure,
-                    discharge: departure + rng.lognormal(3.0, 0.8).max(0.2) as i64 * US_PER_DAY
+                    discharge: departure
+                        + rng.lognormal(3.0, 0.8).max(0.2) as i64 * US_PER_DAY
                         + rng.range(60, 600) * US_PER_MIN,
                     method: "21",
                     class: "1",
-                    tfc: *rng.pick(EMERGENCY_TFCS),
+                    tfc: rng.pick(EMERGENCY_TFCS),
                     commissioner,
                     site,
                     ae_id: Some(id.clone()),
@@ -545,7 +572,7 @@ impl TrustWorld {
         // Emergency admissions not through this A&E, maternity and other.
         let k = rng.poisson(self.scale * 0.07);
         for i in 0..k {
-            let method = *rng.pick(&[
+            let method = rng.pick(&[
                 ("22", 30.0),
                 ("23", 3.0),
                 ("24", 15.0),
@@ -562,7 +589,7 @@ impl TrustWorld {
             let admission = at(day, rng.range(0, 1439));
             let tfc = match method {
                 "31" | "32" | "82" => "501",
-                _ => *rng.pick(EMERGENCY_TFCS),
+                _ => rng.pick(EMERGENCY_TFCS),
             };
             out.spells.push(Spell {
                 id: format!("{}-NE{:07}-{:04}", self.ods, day, i),
@@ -571,7 +598,7 @@ impl TrustWorld {
                 method,
                 class: "1",
                 tfc,
-                commissioner: *rng.pick(COMMISSIONERS),
+                commissioner: rng.pick(COMMISSIONERS),
                 site: main_sites[0],
                 ae_id: None,
                 patient: self.patient(&mut rng),
@@ -590,12 +617,12 @@ impl TrustWorld {
         for i in 0..n {
             let nurse_led = rng.chance(0.12);
             let tfc = if nurse_led {
-                *rng.pick(&[("650", 4.0), ("654", 2.0), ("840", 2.0), ("320", 1.0)])
+                rng.pick(&[("650", 4.0), ("654", 2.0), ("840", 2.0), ("320", 1.0)])
             } else {
-                *rng.pick(RTT_TFCS)
+                rng.pick(RTT_TFCS)
             };
-            let status = *rng.pick(&[("5", 80.0), ("6", 5.0), ("3", 7.0), ("2", 4.0), ("4", 4.0)]);
-            let first = *rng.pick(&[("2", 72.0), ("4", 16.0), ("1", 8.0), ("3", 4.0)]);
+            let status = rng.pick(&[("5", 80.0), ("6", 5.0), ("3", 7.0), ("2", 4.0), ("4", 4.0)]);
+            let first = rng.pick(&[("2", 72.0), ("4", 16.0), ("1", 8.0), ("3", 4.0)]);
             out.op.push(Op {
                 id: format!("{}-OP{:07}-{:05}", self.ods, day, i),
                 pathway: None,
@@ -603,7 +630,11 @@ impl TrustWorld {
                 status,
                 first,
                 tfc,
-                source: if rng.chance(0.9) { Some(*rng.pick(SOURCES)) } else { None },
+                source: if rng.chance(0.9) {
+                    Some(rng.pick(SOURCES))
+                } else {
+                    None
+                },
                 priority: if rng.chance(0.8) { Some("1") } else { None },
                 consultant_led: if nurse_led {
                     Some(false)
@@ -612,7 +643,7 @@ impl TrustWorld {
                 } else {
                     Some(true)
                 },
-                commissioner: *rng.pick(COMMISSIONERS),
+                commissioner: rng.pick(COMMISSIONERS),
                 site: main_sites[rng.below(main_sites.len() as u64) as usize],
                 patient: self.patient(&mut rng),
             });
@@ -623,10 +654,10 @@ impl TrustWorld {
                 id: format!("{}-RF{:07}-{:04}", self.ods, day, i),
                 pathway: None,
                 day,
-                source: *rng.pick(&[("03", 60.0), ("06", 20.0), ("92", 20.0)]),
-                tfc: *rng.pick(&[("650", 5.0), ("654", 2.0), ("840", 3.0)]),
+                source: rng.pick(&[("03", 60.0), ("06", 20.0), ("92", 20.0)]),
+                tfc: rng.pick(&[("650", 5.0), ("654", 2.0), ("840", 3.0)]),
                 priority: Some("1"),
-                commissioner: *rng.pick(COMMISSIONERS),
+                commissioner: rng.pick(COMMISSIONERS),
                 patient: self.patient(&mut rng),
             });
         }

@@ -4,23 +4,25 @@
 use crate::error::{Error, Refusal, RefusalKind, Result};
 use crate::landing::{discover, ArrivingFolder, LandedExtract, Landing};
 use crate::log::{open_writer, write_load_log, write_one};
-use icsw_store::log_schema::{quarantine_schema, superseded_schema};
 use crate::manifest::{Manifest, ManifestFile};
 use crate::merge::{merge_period_feed, scan_stored_ids, StoredIdRow};
 use crate::progress::Progress;
-use crate::validate::{canonicalize, check_schema, shown_value, Canonical, Checker, FileLayout, RowContext};
+use crate::validate::{
+    canonicalize, check_schema, shown_value, Canonical, Checker, FileLayout, RowContext,
+};
 use chrono::{DateTime, NaiveDate, Utc};
 use datafusion::arrow::array::{
     Array, ArrayRef, BooleanArray, Date32Array, Int64Array, RecordBatch, StringArray,
     TimestampMicrosecondArray, UInt32Array,
 };
-use datafusion::arrow::compute::{filter_record_batch, take_record_batch};
+use datafusion::arrow::compute::take_record_batch;
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::parquet::arrow::ParquetRecordBatchStreamBuilder;
 use futures::StreamExt;
 use icsw_model::london::{date_to_day, day_to_date, local_day_of_instant};
 use icsw_model::reason::warnings_text;
 use icsw_model::{Feed, FeedKind, IcsConfig, Reason};
+use icsw_store::log_schema::{quarantine_schema, superseded_schema};
 use icsw_store::{
     Coverage, DataFile, DateRange, FeedState, LoadOutcome, RefusedExtract, SnapshotInfo,
     StoreWriter, TrustState, VersionState, Warehouse,
@@ -137,7 +139,10 @@ async fn run(
         ..Default::default()
     };
     for ex in complete {
-        let date = ex.extract_date.parse::<NaiveDate>().expect("discover checks dates");
+        let date = ex
+            .extract_date
+            .parse::<NaiveDate>()
+            .expect("discover checks dates");
         let trust_state = state.trusts.get(&ex.trust);
         if trust_state.is_some_and(|t| t.is_loaded(date)) {
             report.skipped.push(Skipped {
@@ -209,7 +214,12 @@ async fn clear_unpublished(warehouse: &Warehouse, version: u64) -> Result<()> {
             .remove_prefix(&format!("log/{table}/v={version:020}"))
             .await?;
         if n > 0 {
-            tracing::warn!(version, table, files = n, "removed files of an unfinished load");
+            tracing::warn!(
+                version,
+                table,
+                files = n,
+                "removed files of an unfinished load"
+            );
         }
     }
     Ok(())
@@ -270,7 +280,6 @@ struct FeedCheck {
 fn in_ranges(ranges: &[(i32, i32)], d: i32) -> bool {
     ranges.iter().any(|&(a, b)| a <= d && d <= b)
 }
-
 
 impl Job<'_> {
     fn refusal(
@@ -379,7 +388,12 @@ impl Job<'_> {
         } else {
             manifest.source_system.clone()
         });
-        let previous = self.state.trusts.get(&self.ex.trust).cloned().unwrap_or_default();
+        let previous = self
+            .state
+            .trusts
+            .get(&self.ex.trust)
+            .cloned()
+            .unwrap_or_default();
         summary.late = previous.latest_extract_date.is_some_and(|d| d > self.date);
 
         let plans = match self.plan(&manifest, &previous, summary.late).await? {
@@ -476,7 +490,13 @@ impl Job<'_> {
             let path = self.ex.folder.join(&mf.path);
             let file = Some(mf.path.as_str());
             let refuse = |kind, column: Option<&str>, message: String| {
-                Ok(Err(self.refusal(kind, file, Some(mf.feed), column, message)))
+                Ok(Err(self.refusal(
+                    kind,
+                    file,
+                    Some(mf.feed),
+                    column,
+                    message,
+                )))
             };
             let sha = match sha256_file(&path).await {
                 Ok(s) => s,
@@ -538,9 +558,7 @@ impl Job<'_> {
                 path,
                 layout,
                 ctx: RowContext {
-                    covers: mf
-                        .covers
-                        .map(|c| (date_to_day(c.from), date_to_day(c.to))),
+                    covers: mf.covers.map(|c| (date_to_day(c.from), date_to_day(c.to))),
                     extracted_at_us,
                     extracted_day,
                 },
@@ -701,19 +719,14 @@ impl Job<'_> {
                 }
             }
             if plan.feed.kind() == FeedKind::Period && !stored.is_empty() {
-                let found = scan_stored_ids(
-                    self.warehouse,
-                    plan.feed,
-                    &stored,
-                    &plan.replaced,
-                    |h| {
+                let found =
+                    scan_stored_ids(self.warehouse, plan.feed, &stored, &plan.replaced, |h| {
                         ((h >> 64) as u64) % parts == part
                             && ids
                                 .get(&h)
                                 .is_some_and(|e| !e.conflict && e.first_clean.is_some())
-                    },
-                )
-                .await?;
+                    })
+                    .await?;
                 for (path, r) in found {
                     if self.date > r.extract_date {
                         check
@@ -771,7 +784,11 @@ impl Job<'_> {
                 ));
             }
             if plan.feed.kind() == FeedKind::Snapshot && !plan.late_snapshot {
-                if let Some(prev) = previous.feeds.get(&plan.feed).and_then(|f| f.snapshot.as_ref()) {
+                if let Some(prev) = previous
+                    .feeds
+                    .get(&plan.feed)
+                    .and_then(|f| f.snapshot.as_ref())
+                {
                     if (check.rows_read as f64) < l.min_snapshot_fraction * prev.rows_read as f64 {
                         return Some(self.refusal(
                             RefusalKind::ShrunkenSnapshot,
@@ -882,12 +899,13 @@ impl Job<'_> {
                     manifest.extracted_at,
                     &f.mf.path,
                     row,
+                    &BooleanArray::from(keep),
                 )?;
-                let stored = filter_record_batch(&stored, &BooleanArray::from(keep))?;
                 s.rows_stored += stored.num_rows() as u64;
                 writers.write(stored).await?;
                 if !q_rows.is_empty() {
-                    let qb = self.quarantine_batch(feed, &f.mf.path, &canon, row, &q_rows, &q_info)?;
+                    let qb =
+                        self.quarantine_batch(feed, &f.mf.path, &canon, row, &q_rows, &q_info)?;
                     if quarantine.is_none() {
                         quarantine = Some(open_writer(
                             self.warehouse,
@@ -944,7 +962,9 @@ impl Job<'_> {
                     _ => shown_value(canon, c.unwrap_or(0), r as usize),
                 },
             ))),
-            Arc::new(StringArray::from_iter_values(info.iter().map(|(r, _)| r.code()))),
+            Arc::new(StringArray::from_iter_values(
+                info.iter().map(|(r, _)| r.code()),
+            )),
             Arc::new(StringArray::from(records)),
         ];
         Ok(RecordBatch::try_new(quarantine_schema(), cols)?)
@@ -960,12 +980,18 @@ impl Job<'_> {
             Arc::new(Int64Array::from(vec![self.version as i64; n])),
             Arc::new(StringArray::from(vec![self.ex.trust.as_str(); n])),
             Arc::new(StringArray::from(vec![feed.name(); n])),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.id.as_str()))),
-            Arc::new(Date32Array::from_iter_values(rows.iter().map(|r| r.activity_day))),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.id.as_str()),
+            )),
+            Arc::new(Date32Array::from_iter_values(
+                rows.iter().map(|r| r.activity_day),
+            )),
             Arc::new(Date32Array::from_iter_values(
                 rows.iter().map(|r| date_to_day(r.extract_date)),
             )),
-            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.load_id as i64))),
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|r| r.load_id as i64),
+            )),
         ];
         let batch = RecordBatch::try_new(superseded_schema(), cols)?;
         write_one(
@@ -1002,7 +1028,9 @@ fn decide(
     if let Some((r, c)) = checker.early_reason(i) {
         return Err((r, Some(c)));
     }
-    let id = checker.id(i).expect("a row without an id has an early reason");
+    let id = checker
+        .id(i)
+        .expect("a row without an id has an early reason");
     let h = xxh3_128(id.as_bytes());
     let dup = check.dups.get(&h);
     if dup.is_some_and(|d| d.conflict) {
@@ -1044,7 +1072,9 @@ fn record_json(feed: Feed, canon: &Canonical, rows: &[u32]) -> Result<Vec<String
         feed.columns()
             .iter()
             .zip(&canon.columns)
-            .map(|(s, c)| datafusion::arrow::datatypes::Field::new(s.name, c.data_type().clone(), true))
+            .map(|(s, c)| {
+                datafusion::arrow::datatypes::Field::new(s.name, c.data_type().clone(), true)
+            })
             .collect::<Vec<_>>(),
     ));
     let batch = RecordBatch::try_new(schema, canon.columns.clone())?;
@@ -1059,7 +1089,7 @@ fn record_json(feed: Feed, canon: &Canonical, rows: &[u32]) -> Result<Vec<String
     Ok(text.lines().map(str::to_string).collect())
 }
 
-/// A batch in the feed's stored schema (every row; the caller filters).
+/// The rows `keep` picks, in the feed's stored schema.
 #[allow(clippy::too_many_arguments)]
 fn stored_batch(
     feed: Feed,
@@ -1072,6 +1102,7 @@ fn stored_batch(
     extracted_at: DateTime<Utc>,
     file: &str,
     first_row: u64,
+    keep: &BooleanArray,
 ) -> Result<RecordBatch> {
     let n = canon.rows;
     let mut cols: Vec<ArrayRef> = Vec::with_capacity(feed.stored_schema().fields().len());
@@ -1084,7 +1115,10 @@ fn stored_batch(
         )));
     }
     cols.push(Arc::new(Int64Array::from(vec![load_id as i64; n])));
-    cols.push(Arc::new(Date32Array::from(vec![date_to_day(extract_date); n])));
+    cols.push(Arc::new(Date32Array::from(vec![
+        date_to_day(extract_date);
+        n
+    ])));
     cols.push(Arc::new(
         TimestampMicrosecondArray::from(vec![extracted_at.timestamp_micros(); n])
             .with_timezone("UTC"),
@@ -1094,14 +1128,27 @@ fn stored_batch(
         (0..n as u64).map(|i| (first_row + i + 1) as i64),
     )));
     cols.push(Arc::new(StringArray::from(warnings.to_vec())));
-    let schema = feed.stored_schema();
-    // Delivered nullability can differ from the stored schema's; the rules
-    // have already rejected rows missing a required value.
+    // Filter before building the batch: quarantined rows may hold nulls
+    // where the stored schema allows none.
+    let cols = cols
+        .iter()
+        .map(|c| datafusion::arrow::compute::filter(c, keep))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let rows = keep.true_count();
     Ok(RecordBatch::try_new_with_options(
-        schema,
+        feed.stored_schema(),
         cols,
-        &datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(n)),
+        &datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(rows)),
     )?)
+}
+
+/// One open output file: where it goes, its rows and activity dates.
+struct PartWriter {
+    writer: StoreWriter,
+    path: String,
+    rows: u64,
+    min: Option<i32>,
+    max: Option<i32>,
 }
 
 /// Writers for a feed's stored rows: one file per month of activity
@@ -1109,7 +1156,7 @@ fn stored_batch(
 struct MonthWriters<'a> {
     job: &'a Job<'a>,
     feed: Feed,
-    open: BTreeMap<String, (StoreWriter, String, u64, Option<i32>, Option<i32>)>,
+    open: BTreeMap<String, PartWriter>,
     seq: u32,
 }
 
@@ -1155,9 +1202,13 @@ impl<'a> MonthWriters<'a> {
                 .downcast_ref::<Date32Array>()
                 .expect("Date32")
                 .clone();
-            let range = d.values().iter().copied().fold(None, |acc: Option<(i32, i32)>, x| {
-                Some(acc.map_or((x, x), |(a, b)| (a.min(x), b.max(x))))
-            });
+            let range = d
+                .values()
+                .iter()
+                .copied()
+                .fold(None, |acc: Option<(i32, i32)>, x| {
+                    Some(acc.map_or((x, x), |(a, b)| (a.min(x), b.max(x))))
+                });
             self.write_part(month, part, range).await?;
         }
         Ok(())
@@ -1181,24 +1232,37 @@ impl<'a> MonthWriters<'a> {
                 self.feed.stored_schema(),
                 self.job.config.load.row_group_rows,
             )?;
-            self.open.insert(key.clone(), (w, rel, 0, None, None));
+            self.open.insert(
+                key.clone(),
+                PartWriter {
+                    writer: w,
+                    path: rel,
+                    rows: 0,
+                    min: None,
+                    max: None,
+                },
+            );
         }
-        let entry = self.open.get_mut(&key).expect("opened");
-        entry.0.write(&batch).await?;
-        entry.2 += batch.num_rows() as u64;
+        let part = self.open.get_mut(&key).expect("opened");
+        part.writer.write(&batch).await?;
+        part.rows += batch.num_rows() as u64;
         if let Some((a, b)) = range {
-            entry.3 = Some(entry.3.map_or(a, |x| x.min(a)));
-            entry.4 = Some(entry.4.map_or(b, |x| x.max(b)));
+            part.min = Some(part.min.map_or(a, |x| x.min(a)));
+            part.max = Some(part.max.map_or(b, |x| x.max(b)));
         }
         // Keep buffered row groups bounded however many months are open.
-        let buffered: usize = self.open.values().map(|e| e.0.in_progress_size()).sum();
+        let buffered: usize = self
+            .open
+            .values()
+            .map(|p| p.writer.in_progress_size())
+            .sum();
         if buffered > WRITER_MEMORY {
             if let Some(big) = self
                 .open
                 .values_mut()
-                .max_by_key(|e| e.0.in_progress_size())
+                .max_by_key(|p| p.writer.in_progress_size())
             {
-                big.0.flush().await?;
+                big.writer.flush().await?;
             }
         }
         Ok(())
@@ -1206,15 +1270,15 @@ impl<'a> MonthWriters<'a> {
 
     async fn finish(self) -> Result<Vec<DataFile>> {
         let mut out = Vec::new();
-        for (_, (w, rel, rows, min, max)) in self.open {
-            w.close().await?;
-            let bytes = self.job.warehouse.size_of(&rel).await?;
+        for (_, p) in self.open {
+            p.writer.close().await?;
+            let bytes = self.job.warehouse.size_of(&p.path).await?;
             out.push(DataFile {
-                path: rel,
-                rows,
+                path: p.path,
+                rows: p.rows,
                 bytes,
-                min_date: min.map(day_to_date),
-                max_date: max.map(day_to_date),
+                min_date: p.min.map(day_to_date),
+                max_date: p.max.map(day_to_date),
                 load_id: self.job.version,
             });
         }
@@ -1246,4 +1310,3 @@ async fn sha256_file(path: &Path) -> std::io::Result<String> {
     }
     Ok(hex::encode(h.finalize()))
 }
-

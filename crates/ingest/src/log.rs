@@ -24,7 +24,11 @@ pub(crate) fn open_writer(
     Ok(warehouse.parquet_writer(relative, schema, row_group_rows)?)
 }
 
-pub(crate) async fn write_one(warehouse: &Warehouse, relative: &str, batch: RecordBatch) -> Result<()> {
+pub(crate) async fn write_one(
+    warehouse: &Warehouse,
+    relative: &str,
+    batch: RecordBatch,
+) -> Result<()> {
     let mut w = open_writer(warehouse, relative, batch.schema(), 64 * 1024)?;
     w.write(&batch).await?;
     w.close().await?;
@@ -60,12 +64,8 @@ pub(crate) async fn write_load_log(warehouse: &Warehouse, s: &LoadSummary) -> Re
             .as_ref()
             .map(|r| r.to_string())
             .or_else(|| s.note.clone())])),
-        Arc::new(
-            TimestampMicrosecondArray::from(vec![micros(s.started_at)]).with_timezone("UTC"),
-        ),
-        Arc::new(
-            TimestampMicrosecondArray::from(vec![micros(s.finished_at)]).with_timezone("UTC"),
-        ),
+        Arc::new(TimestampMicrosecondArray::from(vec![micros(s.started_at)]).with_timezone("UTC")),
+        Arc::new(TimestampMicrosecondArray::from(vec![micros(s.finished_at)]).with_timezone("UTC")),
         Arc::new(Int64Array::from(vec![s.files.len() as i64])),
         Arc::new(Int64Array::from(vec![t(|f| f.rows_read)])),
         Arc::new(Int64Array::from(vec![t(|f| f.rows_stored)])),
@@ -80,15 +80,23 @@ pub(crate) async fn write_load_log(warehouse: &Warehouse, s: &LoadSummary) -> Re
     let n = s.files.len();
     let files = &s.files;
     let col_u = |f: fn(&FileSummary) -> u64| -> ArrayRef {
-        Arc::new(Int64Array::from_iter_values(files.iter().map(|x| f(x) as i64)))
+        Arc::new(Int64Array::from_iter_values(
+            files.iter().map(|x| f(x) as i64),
+        ))
     };
     let cols: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from(vec![s.load_id as i64; n])),
         Arc::new(StringArray::from(vec![s.trust.clone(); n])),
         Arc::new(Date32Array::from(vec![day; n])),
-        Arc::new(StringArray::from_iter_values(files.iter().map(|f| f.feed.name()))),
-        Arc::new(StringArray::from_iter_values(files.iter().map(|f| f.path.as_str()))),
-        Arc::new(StringArray::from_iter_values(files.iter().map(|f| f.sha256.as_str()))),
+        Arc::new(StringArray::from_iter_values(
+            files.iter().map(|f| f.feed.name()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            files.iter().map(|f| f.path.as_str()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            files.iter().map(|f| f.sha256.as_str()),
+        )),
         col_u(|f| f.rows_manifest),
         col_u(|f| f.rows_read),
         col_u(|f| f.rows_stored),

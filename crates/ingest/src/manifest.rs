@@ -160,7 +160,10 @@ impl Manifest {
                     match (from, to) {
                         (Some(from), Some(to)) if from <= to => Some(DateRange::new(from, to)),
                         (Some(_), Some(_)) => {
-                            return Err(refuse(p, format!("{entry}: covers.from is after covers.to")))
+                            return Err(refuse(
+                                p,
+                                format!("{entry}: covers.from is after covers.to"),
+                            ))
                         }
                         _ => {
                             return Err(refuse(
@@ -241,11 +244,17 @@ mod tests {
         assert!(e.message.contains("does not match its folder"), "{e}");
         let e = Manifest::parse(GOOD.as_bytes(), "RYJ", "2026-11-20").unwrap_err();
         assert!(e.message.contains("extract_date"), "{e}");
-        let bad = GOOD.replace(r#", "covers": {"from": "2026-10-01", "to": "2026-11-21"}"#, "");
+        let bad = GOOD.replace(
+            r#""covers": {"from": "2026-10-01", "to": "2026-11-21"}"#,
+            r#""note": 0"#,
+        );
         let e = Manifest::parse(bad.as_bytes(), "RYJ", "2026-11-21").unwrap_err();
         assert!(e.message.contains("covers is required"), "{e}");
         assert_eq!(e.file.as_deref(), Some("ae_attendances.parquet"));
-        let bad = GOOD.replace("\"rows\": 231877,", "\"rows\": 231877, \"covers\": {\"from\": \"2026-10-01\", \"to\": \"2026-11-21\"},");
+        let bad = GOOD.replace(
+            "\"rows\": 231877,",
+            "\"rows\": 231877, \"covers\": {\"from\": \"2026-10-01\", \"to\": \"2026-11-21\"},",
+        );
         assert!(Manifest::parse(bad.as_bytes(), "RYJ", "2026-11-21").is_err());
         let bad = GOOD.replace("\"contract_version\": 1", "\"contract_version\": 2");
         assert!(Manifest::parse(bad.as_bytes(), "RYJ", "2026-11-21").is_err());

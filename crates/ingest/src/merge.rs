@@ -174,7 +174,12 @@ pub(crate) async fn merge_period_feed(
             }
             rows += out.num_rows() as u64;
             if writer.is_none() {
-                writer = Some(open_writer(warehouse, &rel, feed.stored_schema(), row_group_rows)?);
+                writer = Some(open_writer(
+                    warehouse,
+                    &rel,
+                    feed.stored_schema(),
+                    row_group_rows,
+                )?);
             }
             writer.as_mut().expect("opened").write(&out).await?;
         }

@@ -109,7 +109,10 @@ fn dates(a: &ArrayRef) -> Result<(ArrayRef, Option<Vec<bool>>), ArrowError> {
             let v = a.as_primitive::<Date64Type>();
             let out: Date32Array = v
                 .iter()
-                .map(|x| x.map(|ms| ms.div_euclid(86_400_000)).and_then(|d| i32::try_from(d).ok()))
+                .map(|x| {
+                    x.map(|ms| ms.div_euclid(86_400_000))
+                        .and_then(|d| i32::try_from(d).ok())
+                })
                 .collect();
             let bad = flag_lost(a, &out);
             Ok((Arc::new(out), bad))
@@ -148,7 +151,10 @@ fn timestamps(a: &ArrayRef) -> Result<(ArrayRef, Option<Vec<bool>>), ArrowError>
             .iter()
             .map(|v| v.and_then(|s| s.checked_mul(1_000)))
             .collect(),
-        TimeUnit::Microsecond => a.as_primitive::<TimestampMicrosecondType>().iter().collect(),
+        TimeUnit::Microsecond => a
+            .as_primitive::<TimestampMicrosecondType>()
+            .iter()
+            .collect(),
         TimeUnit::Nanosecond => a
             .as_primitive::<TimestampNanosecondType>()
             .iter()
@@ -400,11 +406,9 @@ pub(crate) fn shown_value(canon: &Canonical, c: usize, i: usize) -> Option<Strin
     if a.is_null(i) {
         return None;
     }
-    let f = datafusion::arrow::util::display::ArrayFormatter::try_new(
-        a.as_ref(),
-        &Default::default(),
-    )
-    .ok()?;
+    let f =
+        datafusion::arrow::util::display::ArrayFormatter::try_new(a.as_ref(), &Default::default())
+            .ok()?;
     Some(f.value(i).to_string())
 }
 
@@ -440,7 +444,10 @@ mod tests {
         let z: ArrayRef =
             Arc::new(TimestampSecondArray::from(vec![Some(gap)]).with_timezone("+00:00"));
         let (out, bad) = timestamps(&z).unwrap();
-        assert_eq!(out.as_primitive::<TimestampMicrosecondType>().value(0), gap * 1_000_000);
+        assert_eq!(
+            out.as_primitive::<TimestampMicrosecondType>().value(0),
+            gap * 1_000_000
+        );
         assert!(bad.is_none());
     }
 

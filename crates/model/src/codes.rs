@@ -3,8 +3,8 @@
 
 pub const DEPARTMENT_TYPE: &[&str] = &["01", "02", "03", "04"];
 pub const ADMISSION_METHOD: &[&str] = &[
-    "11", "12", "13", "21", "22", "23", "24", "25", "28", "2A", "2B", "2C", "2D", "31", "32",
-    "81", "82", "83",
+    "11", "12", "13", "21", "22", "23", "24", "25", "28", "2A", "2B", "2C", "2D", "31", "32", "81",
+    "82", "83",
 ];
 pub const PATIENT_CLASSIFICATION: &[&str] = &["1", "2", "3", "4", "5", "8", "9"];
 pub const ATTENDANCE_STATUS: &[&str] = &["2", "3", "4", "5", "6", "7"];
@@ -12,8 +12,8 @@ pub const FIRST_ATTENDANCE: &[&str] = &["1", "2", "3", "4", "5"];
 pub const PRIORITY: &[&str] = &["1", "2", "3"];
 pub const SEX: &[&str] = &["1", "2", "9", "X"];
 pub const RTT_STATUS: &[&str] = &[
-    "10", "11", "12", "20", "21", "30", "31", "32", "33", "34", "35", "36", "90", "91", "92",
-    "98", "99",
+    "10", "11", "12", "20", "21", "30", "31", "32", "33", "34", "35", "36", "90", "91", "92", "98",
+    "99",
 ];
 pub const ACTIVITY: &[&str] = &[
     "REFERRAL",
@@ -46,7 +46,8 @@ impl CodeCheck {
             CodeCheck::Commissioner => {
                 v == "NONC"
                     || ((3..=5).contains(&v.len())
-                        && v.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
+                        && v.bytes()
+                            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
             }
             CodeCheck::ReferralSource => {
                 v.len() == 2 && v.bytes().all(|b| b.is_ascii_alphanumeric())

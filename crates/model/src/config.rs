@@ -128,7 +128,11 @@ impl IcsConfig {
     /// Parses and checks a configuration file's text.
     pub fn from_toml(text: &str) -> Result<Self> {
         let mut c: IcsConfig = toml::from_str(text).map_err(|e| Error::Config(e.to_string()))?;
-        if let Some(k) = c.other.keys().find(|k| !OTHER_SECTIONS.contains(&k.as_str())) {
+        if let Some(k) = c
+            .other
+            .keys()
+            .find(|k| !OTHER_SECTIONS.contains(&k.as_str()))
+        {
             return Err(Error::Config(format!(
                 "unknown setting {k:?} (expected name, trust, load, targets or one of {OTHER_SECTIONS:?})"
             )));
@@ -230,7 +234,9 @@ mod tests {
     #[test]
     fn rejects_bad_files() {
         assert!(IcsConfig::from_toml("[[trust]]\nods = \"TOOLONG\"").is_err());
-        assert!(IcsConfig::from_toml("[[trust]]\nods = \"RYJ\"\nexpected_feeds = [\"x\"]").is_err());
+        assert!(
+            IcsConfig::from_toml("[[trust]]\nods = \"RYJ\"\nexpected_feeds = [\"x\"]").is_err()
+        );
         assert!(IcsConfig::from_toml("[[trust]]\nods=\"RYJ\"\n[[trust]]\nods=\"RYJ\"").is_err());
         assert!(IcsConfig::from_toml("[load]\nmax_rejected_fraction = 2.0").is_err());
         assert!(IcsConfig::from_toml("[lod]\nmax_rejected_fraction = 0.2").is_err());

@@ -9,7 +9,7 @@
 //! chrono-tz, so the loader does not search the zone's transitions per row.
 //! Days on which the offset changes fall back to chrono-tz.
 
-use chrono::{Datelike, DateTime, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
+use chrono::{DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
 use chrono_tz::Europe::London;
 use std::sync::OnceLock;
 
@@ -138,7 +138,6 @@ pub fn date_to_day(d: NaiveDate) -> i32 {
     d.num_days_from_ce() - 719_163
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,7 +202,10 @@ mod tests {
         // pass, not four.
         let a = instant(naive("2026-10-24 23:00:00")).unwrap();
         let b = instant(naive("2026-10-25 03:00:00")).unwrap();
-        assert_eq!(whole_minutes(a.timestamp_micros(), b.timestamp_micros()), 300);
+        assert_eq!(
+            whole_minutes(a.timestamp_micros(), b.timestamp_micros()),
+            300
+        );
     }
 
     #[test]

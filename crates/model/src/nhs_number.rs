@@ -38,6 +38,22 @@ mod tests {
         assert!(!is_valid("4000000080"));
     }
 
+    /// Every published test vector (shared/reference), against the plain
+    /// modulus-11 column: the contract's check is exactly that.
+    #[test]
+    fn published_test_vectors() {
+        let csv = include_str!("../../../tests/data/nhs_number_test_vectors.csv");
+        let rows = crate::reference::csv_rows(csv);
+        let col = rows[0].iter().position(|h| h == "pure_mod11_10digit").unwrap();
+        let mut n = 0;
+        for r in &rows[1..] {
+            let expect = r[col] == "True";
+            assert_eq!(is_valid(&r[0]), expect, "{:?}", r[0]);
+            n += 1;
+        }
+        assert_eq!(n, 54);
+    }
+
     #[test]
     fn formats() {
         assert!(!is_valid("943476591"));

@@ -143,7 +143,10 @@ mod tests {
             Month::parse("2028-02").unwrap().last_day(),
             NaiveDate::from_ymd_opt(2028, 2, 29).unwrap()
         );
-        assert_eq!(Month::parse("2026-12").unwrap().next().to_string(), "2027-01");
+        assert_eq!(
+            Month::parse("2026-12").unwrap().next().to_string(),
+            "2027-01"
+        );
         assert_eq!(m.days().count(), 31);
         assert!(Month::parse("2026-13").is_err());
         assert!(Month::parse("2026-1").is_err());

@@ -130,7 +130,10 @@ mod tests {
     fn every_row_is_a_return_row() {
         let rows = TABLES[1].csv;
         for (code, row) in treatment_function_rows() {
-            assert!(rows.contains(&format!("\n{row},")), "{code} maps to unknown row {row}");
+            assert!(
+                rows.contains(&format!("\n{row},")),
+                "{code} maps to unknown row {row}"
+            );
         }
     }
 }

@@ -379,7 +379,10 @@ mod tests {
 
     #[test]
     fn same_day_pathway_starts_then_stops() {
-        let w = walk(&[ev("z", 50, "30", "OUTPATIENT"), ev("a", 50, "10", "REFERRAL")]);
+        let w = walk(&[
+            ev("z", 50, "30", "OUTPATIENT"),
+            ev("a", 50, "10", "REFERRAL"),
+        ]);
         assert!(w.findings.is_empty(), "{:?}", w.findings);
         let s = at(&w, 50);
         assert_eq!(s.len(), 1);
@@ -407,7 +410,10 @@ mod tests {
 
     #[test]
     fn dna_first_activity_nullifies() {
-        let w = walk(&[ev("a", 10, "10", "REFERRAL"), ev("b", 30, "33", "OUTPATIENT")]);
+        let w = walk(&[
+            ev("a", 10, "10", "REFERRAL"),
+            ev("b", 30, "33", "OUTPATIENT"),
+        ]);
         assert_eq!(at(&w, 30)[0].status, PeriodStatus::Nullified);
         assert!(w.findings.is_empty());
     }
@@ -473,7 +479,10 @@ mod tests {
 
     #[test]
     fn transfer_out_leaves_without_stop() {
-        let w = walk(&[ev("a", 10, "10", "REFERRAL"), ev("b", 20, "21", "OUTPATIENT")]);
+        let w = walk(&[
+            ev("a", 10, "10", "REFERRAL"),
+            ev("b", 20, "21", "OUTPATIENT"),
+        ]);
         let s = at(&w, 20);
         assert_eq!(s[0].status, PeriodStatus::TransferredOut);
         assert_eq!(s[0].transfer_date, Some(20));
@@ -487,7 +496,11 @@ mod tests {
         let mut e2 = ev("b", 20, "20", "OUTPATIENT");
         e2.treatment_function = "306";
         e2.commissioner = "NONC";
-        let w = walk(&[ev("a", 10, "10", "REFERRAL"), e2, ev("c", 30, "90", "ADMIN")]);
+        let w = walk(&[
+            ev("a", 10, "10", "REFERRAL"),
+            e2,
+            ev("c", 30, "90", "ADMIN"),
+        ]);
         let s = at(&w, 25);
         assert_eq!(s[0].treatment_function, "306");
         assert_eq!(s[0].commissioner, "NONC");

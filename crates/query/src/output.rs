@@ -50,7 +50,9 @@ impl Format {
 /// Rows a table shows before saying how many more there were.
 pub const TABLE_ROWS: usize = 1000;
 
-/// A writer of one result in one format.
+/// A writer of one result in one format (one per query: its size is no
+/// concern).
+#[allow(clippy::large_enum_variant)]
 pub enum ResultWriter<W: Write + Send> {
     Table {
         out: W,
@@ -98,7 +100,10 @@ impl<W: Write + Send> ResultWriter<W> {
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), ArrowError> {
         match self {
             ResultWriter::Table {
-                batches, rows, more, ..
+                batches,
+                rows,
+                more,
+                ..
             } => {
                 let room = TABLE_ROWS.saturating_sub(*rows);
                 let take = room.min(batch.num_rows());
@@ -138,7 +143,11 @@ impl<W: Write + Send> ResultWriter<W> {
                 };
                 writeln!(out, "{text}")?;
                 if more > 0 {
-                    writeln!(out, "({rows} rows shown of {}; use --format csv for all)", rows + more)?;
+                    writeln!(
+                        out,
+                        "({rows} rows shown of {}; use --format csv for all)",
+                        rows + more
+                    )?;
                 }
                 Ok(out)
             }

@@ -17,14 +17,14 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Date32Type, Field, Schema, SchemaRef};
+use datafusion::catalog::TableFunctionArgs;
 use datafusion::catalog::{Session, TableFunctionImpl, TableProvider};
 use datafusion::common::{plan_err, Result, ScalarValue};
 use datafusion::datasource::provider_as_source;
 use datafusion::datasource::TableType;
+use datafusion::datasource::ViewTable;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
-use datafusion::logical_expr::{
-    col, lit, Expr, LogicalPlanBuilder, TableProviderFilterPushDown,
-};
+use datafusion::logical_expr::{col, lit, Expr, LogicalPlanBuilder, TableProviderFilterPushDown};
 use datafusion::physical_expr::expressions::col as pcol;
 use datafusion::physical_expr::{LexOrdering, PhysicalSortExpr};
 use datafusion::physical_plan::repartition::RepartitionExec;
@@ -32,8 +32,6 @@ use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
 use datafusion::physical_plan::{ExecutionPlan, Partitioning};
-use datafusion::catalog::TableFunctionArgs;
-use datafusion::datasource::ViewTable;
 use futures::StreamExt;
 use icsw_model::rtt::{walk, Event, PeriodState};
 use std::collections::VecDeque;
@@ -176,7 +174,10 @@ impl TableProvider for RttWalkTable {
         let scan = self.events.scan(state, Some(&cols), &pushed, None).await?;
         let scan_schema = scan.schema();
         let n = state.config().target_partitions().max(1);
-        let key = vec![pcol("trust", &scan_schema)?, pcol("pathway_id", &scan_schema)?];
+        let key = vec![
+            pcol("trust", &scan_schema)?,
+            pcol("pathway_id", &scan_schema)?,
+        ];
         let repart: Arc<dyn ExecutionPlan> =
             Arc::new(RepartitionExec::try_new(scan, Partitioning::Hash(key, n))?);
         let order = ["trust", "pathway_id", "event_date", "event_id"]
@@ -471,9 +472,11 @@ fn append_state(
 /// The periods of `history` valid at `census` (an expression: a literal
 /// date, or a column), with the census date as a column.
 pub(crate) fn periods_at(history: Arc<dyn TableProvider>, census: Expr) -> Result<ViewTable> {
-    let valid = col("valid_from")
-        .lt_eq(census.clone())
-        .and(col("valid_to").is_null().or(col("valid_to").gt(census.clone())));
+    let valid = col("valid_from").lt_eq(census.clone()).and(
+        col("valid_to")
+            .is_null()
+            .or(col("valid_to").gt(census.clone())),
+    );
     let mut exprs: Vec<Expr> = history_schema()
         .fields()
         .iter()

@@ -88,9 +88,9 @@ impl SqlFile {
                 "source" => append(&mut f.source, &value),
                 "params" => {
                     for p in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                        let (n, t) = p
-                            .split_once(' ')
-                            .ok_or_else(|| err(format!("parameter {p:?} needs a name and a type")))?;
+                        let (n, t) = p.split_once(' ').ok_or_else(|| {
+                            err(format!("parameter {p:?} needs a name and a type"))
+                        })?;
                         let data_type = parse_type(t.trim())
                             .ok_or_else(|| err(format!("parameter {n}: unknown type {t:?}")))?;
                         f.params.push(SqlParam {
@@ -173,6 +173,8 @@ mod tests {
             ])
             .unwrap();
         assert!(matches!(bound[0].1, ScalarValue::Date32(Some(_))));
-        assert!(f.bind(&[("period_start", ScalarValue::Utf8(Some("2026-10-01".into())))]).is_err());
+        assert!(f
+            .bind(&[("period_start", ScalarValue::Utf8(Some("2026-10-01".into())))])
+            .is_err());
     }
 }

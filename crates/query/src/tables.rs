@@ -80,8 +80,8 @@ fn files_table(
         .iter()
         .map(|f| ListingTableUrl::parse(warehouse.url_of(f)))
         .collect::<datafusion::error::Result<Vec<_>>>()?;
-    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-        .with_file_extension(".parquet");
+    let options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
     let config = ListingTableConfig::new_with_multi_paths(urls)
         .with_listing_options(options)
         .with_schema(schema);
@@ -125,10 +125,9 @@ async fn log_table(
         let others = if view.trusts.is_empty() {
             others
         } else {
-            others.and(col("trust").in_list(
-                view.trusts.keys().map(|t| lit(t.clone())).collect(),
-                true,
-            ))
+            others.and(
+                col("trust").in_list(view.trusts.keys().map(|t| lit(t.clone())).collect(), true),
+            )
         };
         let columns: Vec<_> = schema.fields().iter().map(|f| col(f.name())).collect();
         df.filter(keep.or(others))?.select(columns)?
@@ -188,7 +187,9 @@ pub(crate) async fn register(
         let cols: Vec<ArrayRef> = (0..rows[0].len())
             .map(|c| {
                 Arc::new(StringArray::from_iter_values(
-                    rows[1..].iter().map(|r| r.get(c).map_or("", |s| s.as_str())),
+                    rows[1..]
+                        .iter()
+                        .map(|r| r.get(c).map_or("", |s| s.as_str())),
                 )) as ArrayRef
             })
             .collect();
@@ -221,10 +222,18 @@ fn register_state_tables(ctx: &SessionContext, view: &View, config: &IcsConfig) 
     let batch = RecordBatch::try_new(
         schema.clone(),
         vec![
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0.as_str()))),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1.name()))),
-            Arc::new(Date32Array::from_iter_values(rows.iter().map(|r| date_to_day(r.2.from)))),
-            Arc::new(Date32Array::from_iter_values(rows.iter().map(|r| date_to_day(r.2.to)))),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.0.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.1.name()),
+            )),
+            Arc::new(Date32Array::from_iter_values(
+                rows.iter().map(|r| date_to_day(r.2.from)),
+            )),
+            Arc::new(Date32Array::from_iter_values(
+                rows.iter().map(|r| date_to_day(r.2.to)),
+            )),
             Arc::new(Date32Array::from_iter_values(
                 rows.iter().map(|r| date_to_day(r.2.extract_date)),
             )),
@@ -234,7 +243,9 @@ fn register_state_tables(ctx: &SessionContext, view: &View, config: &IcsConfig) 
                 )
                 .with_timezone("UTC"),
             ),
-            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.2.load_id as i64))),
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|r| r.2.load_id as i64),
+            )),
         ],
     )?;
     ctx.register_table("coverage", mem(schema, vec![batch])?)?;
@@ -259,8 +270,12 @@ fn register_state_tables(ctx: &SessionContext, view: &View, config: &IcsConfig) 
     let batch = RecordBatch::try_new(
         schema.clone(),
         vec![
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0.as_str()))),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1.name()))),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.0.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.1.name()),
+            )),
             Arc::new(Date32Array::from_iter_values(
                 rows.iter().map(|r| date_to_day(r.2.extract_date)),
             )),
@@ -270,8 +285,12 @@ fn register_state_tables(ctx: &SessionContext, view: &View, config: &IcsConfig) 
                 )
                 .with_timezone("UTC"),
             ),
-            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.2.rows_read as i64))),
-            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.2.load_id as i64))),
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|r| r.2.rows_read as i64),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|r| r.2.load_id as i64),
+            )),
         ],
     )?;
     ctx.register_table("snapshots", mem(schema, vec![batch])?)?;
@@ -286,8 +305,12 @@ fn register_state_tables(ctx: &SessionContext, view: &View, config: &IcsConfig) 
     let batch = RecordBatch::try_new(
         schema.clone(),
         vec![
-            Arc::new(StringArray::from_iter_values(t.iter().map(|t| t.ods.as_str()))),
-            Arc::new(StringArray::from_iter_values(t.iter().map(|t| t.name.as_str()))),
+            Arc::new(StringArray::from_iter_values(
+                t.iter().map(|t| t.ods.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                t.iter().map(|t| t.name.as_str()),
+            )),
             Arc::new(StringArray::from_iter_values(
                 t.iter().map(|t| t.source_system.as_str()),
             )),

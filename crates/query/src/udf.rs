@@ -7,9 +7,7 @@
 //! - `london_date(timestamp) -> date`: the Europe/London local date of an
 //!   instant, which assigns activity to periods (section 3).
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Int64Array,
-};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Date32Array, Int64Array};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
 use datafusion::logical_expr::{create_udf, ColumnarValue, Volatility};
@@ -84,7 +82,10 @@ pub(crate) fn register(ctx: &SessionContext) {
     ));
     ctx.register_udf(create_udf(
         "london_date",
-        vec![DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))],
+        vec![DataType::Timestamp(
+            TimeUnit::Microsecond,
+            Some("UTC".into()),
+        )],
         DataType::Date32,
         Volatility::Immutable,
         Arc::new(|args: &[ColumnarValue]| {

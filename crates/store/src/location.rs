@@ -119,8 +119,7 @@ impl Warehouse {
 
     /// The URL DataFusion reads `relative` by.
     pub fn url_of(&self, relative: &str) -> String {
-        let authority =
-            &self.store_url[url::Position::BeforeUsername..url::Position::AfterPort];
+        let authority = &self.store_url[url::Position::BeforeUsername..url::Position::AfterPort];
         format!(
             "{}://{authority}/{}",
             self.store_url.scheme(),
@@ -130,7 +129,11 @@ impl Warehouse {
 
     /// The newest published version (0 for an empty warehouse).
     pub async fn latest_version(&self) -> Result<u64> {
-        let hint = match self.store.get(&self.path(&format!("{VERSIONS}/{LATEST}"))).await {
+        let hint = match self
+            .store
+            .get(&self.path(&format!("{VERSIONS}/{LATEST}")))
+            .await
+        {
             Ok(r) => std::str::from_utf8(&r.bytes().await?)
                 .ok()
                 .and_then(|s| s.trim().parse::<u64>().ok()),
@@ -185,10 +188,11 @@ impl Warehouse {
             Err(object_store::Error::NotFound { .. }) => return Err(Error::NoSuchVersion(v)),
             Err(e) => return Err(e.into()),
         };
-        let state: VersionState = serde_json::from_slice(&bytes).map_err(|e| Error::BadVersion {
-            version: v,
-            message: e.to_string(),
-        })?;
+        let state: VersionState =
+            serde_json::from_slice(&bytes).map_err(|e| Error::BadVersion {
+                version: v,
+                message: e.to_string(),
+            })?;
         if state.version != v || state.format != VersionState::FORMAT {
             return Err(Error::BadVersion {
                 version: v,
@@ -358,7 +362,10 @@ mod tests {
     async fn publish_trust(w: &Warehouse, v: u64, trust: &str, latest: &str) {
         let mut s = w.read_version(v - 1).await.unwrap();
         s.version = v;
-        let t = s.trusts.entry(trust.into()).or_insert_with(TrustState::default);
+        let t = s
+            .trusts
+            .entry(trust.into())
+            .or_insert_with(TrustState::default);
         t.mark_loaded(d(latest));
         w.publish(&s).await.unwrap();
     }

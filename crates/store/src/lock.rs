@@ -98,7 +98,12 @@ impl LoadLock {
 
     pub async fn release(mut self) -> Result<()> {
         self.released = true;
-        match self.warehouse.store().delete(&self.warehouse.path(LOCK)).await {
+        match self
+            .warehouse
+            .store()
+            .delete(&self.warehouse.path(LOCK))
+            .await
+        {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(e.into()),
         }
@@ -132,7 +137,9 @@ mod tests {
             pid: 999_999_999,
             since: Utc::now(),
         };
-        w.put(LOCK, serde_json::to_vec(&dead).unwrap()).await.unwrap();
+        w.put(LOCK, serde_json::to_vec(&dead).unwrap())
+            .await
+            .unwrap();
         let l = LoadLock::acquire(&w).await.unwrap();
         l.release().await.unwrap();
     }

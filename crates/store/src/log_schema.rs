@@ -120,4 +120,3 @@ pub fn superseded_schema() -> SchemaRef {
     })
     .clone()
 }
-

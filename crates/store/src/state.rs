@@ -115,10 +115,7 @@ impl FeedState {
             // Keep the parts of c outside every new range.
             let mut pieces = vec![DateRange::new(c.from, c.to)];
             for r in ranges {
-                pieces = pieces
-                    .into_iter()
-                    .flat_map(|p| subtract(p, *r))
-                    .collect();
+                pieces = pieces.into_iter().flat_map(|p| subtract(p, *r)).collect();
             }
             for p in pieces {
                 out.push(Coverage {

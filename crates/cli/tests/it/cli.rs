@@ -1,0 +1,240 @@
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+fn icsw(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_icsw"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("ICSW_WAREHOUSE")
+        .env_remove("ICSW_CONFIG")
+        .output()
+        .expect("icsw runs")
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let o = icsw(dir, args);
+    assert!(
+        o.status.success(),
+        "icsw {args:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).expect("utf8")
+}
+
+fn generate(dir: &Path, landing: &str, from: &str, to: &str, scale: &str, history: &str) {
+    ok(
+        dir,
+        &[
+            "generate",
+            "--landing",
+            landing,
+            "--trusts",
+            "RYJ",
+            "--from",
+            from,
+            "--to",
+            to,
+            "--scale",
+            scale,
+            "--history-days",
+            history,
+        ],
+    );
+}
+
+#[test]
+fn a_killed_load_leaves_a_consistent_warehouse() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A first night, loaded.
+    generate(d, "first", "2026-10-01", "2026-10-01", "20", "5");
+    ok(d, &["load", "--landing", "first"]);
+    let before = ok(
+        d,
+        &[
+            "sql",
+            "--format",
+            "csv",
+            "SELECT count(*) FROM ae_attendances",
+        ],
+    );
+    // A larger second night, killed while it checks rows, while it writes
+    // data files, and as it writes its log just before publishing.
+    generate(d, "second", "2026-10-02", "2026-10-02", "200", "60");
+    let wh = d.join("warehouse");
+    let v2 = "v00000000000000000002";
+    let has = |dir: &Path| -> bool {
+        fn walk(p: &Path, needle: &str) -> bool {
+            std::fs::read_dir(p)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|e| {
+                    let path = e.path();
+                    path.to_string_lossy().contains(needle)
+                        || (path.is_dir() && walk(&path, needle))
+                })
+        }
+        walk(dir, "v00000000000000000002") || walk(dir, "v=00000000000000000002")
+    };
+    let _ = v2;
+    let mut killed = 0;
+    type Ready<'a> = Box<dyn Fn() -> bool + 'a>;
+    let points: [(&str, Ready<'_>); 3] = [
+        ("while checking", Box::new(|| false)),
+        ("while writing data", Box::new(|| has(&wh.join("data")))),
+        (
+            "while writing the log",
+            Box::new(|| has(&wh.join("log/load_files"))),
+        ),
+    ];
+    for (when, ready) in points {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_icsw"))
+            .args(["load", "--landing", "second"])
+            .current_dir(d)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        loop {
+            let early = when == "while checking" && start.elapsed() > Duration::from_millis(300);
+            if early || ready() || child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            killed += 1;
+            eprintln!("killed a load {when}");
+        }
+        child.wait().unwrap();
+        // Readers see the previous state or the new one, never a mix.
+        let versions = ok(
+            d,
+            &["sql", "--format", "csv", "SELECT count(*) AS n FROM loads"],
+        );
+        let now = ok(
+            d,
+            &[
+                "sql",
+                "--format",
+                "csv",
+                "SELECT count(*) FROM ae_attendances",
+            ],
+        );
+        match versions.trim() {
+            "n\n1" => assert_eq!(now, before, "killed {when}"),
+            "n\n2" => break,
+            v => panic!("unexpected loads after a kill {when}: {v}"),
+        }
+    }
+    assert!(
+        killed >= 2,
+        "too few loads were killed: make the second night larger"
+    );
+    // The next load finishes the job, and nothing is counted twice.
+    ok(d, &["load", "--landing", "second"]);
+    let out = ok(
+        d,
+        &[
+            "sql",
+            "--format",
+            "csv",
+            "SELECT sum(rows_read) = sum(rows_stored) + sum(rows_quarantined) AS balanced, \
+             sum(rows_quarantined) AS q FROM load_files",
+        ],
+    );
+    assert_eq!(out, "balanced,q\ntrue,0\n");
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(d.join("second/RYJ/2026-10-02/_manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let rows = manifest["files"][0]["rows"].as_u64().unwrap();
+    let stored = ok(
+        d,
+        &[
+            "sql",
+            "--format",
+            "csv",
+            "SELECT count(*) AS n FROM ae_attendances WHERE _load_id = 2",
+        ],
+    );
+    assert_eq!(stored, format!("n\n{rows}\n"));
+    // No lock is left behind.
+    assert!(!d.join("warehouse/_lock.json").exists());
+}
+
+#[test]
+fn sql_writes_each_format_and_a_bad_query_is_one_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    generate(d, "landing", "2026-10-01", "2026-10-01", "5", "2");
+    ok(d, &["load"]);
+    let q = "SELECT trust, count(*) AS n FROM ae_attendances GROUP BY trust";
+    let csv = ok(d, &["sql", "--format", "csv", q]);
+    assert!(csv.starts_with("trust,n\nRYJ,"), "{csv}");
+    let json = ok(d, &["sql", "--format", "json", q]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v[0]["trust"], "RYJ");
+    let table = ok(d, &["sql", q]);
+    assert!(table.contains("| trust |"), "{table}");
+    ok(d, &["sql", "--format", "parquet", "--out", "r.parquet", q]);
+    assert_eq!(&std::fs::read(d.join("r.parquet")).unwrap()[..4], b"PAR1");
+    // The query on stdin.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_icsw"))
+        .args(["sql", "--format", "csv"])
+        .current_dir(d)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"SELECT 1 AS one")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "one\n1\n");
+    for bad in [
+        "SELEC 1",
+        "SELECT nope FROM ae_attendances",
+        "DROP TABLE ae_attendances",
+        "CREATE EXTERNAL TABLE x STORED AS CSV LOCATION '/etc/passwd'",
+        "COPY ae_attendances TO '/tmp/x.csv'",
+        "SET datafusion.execution.batch_size = 1",
+    ] {
+        let o = icsw(d, &["sql", bad]);
+        assert_eq!(o.status.code(), Some(2), "{bad}");
+        let err = String::from_utf8(o.stderr).unwrap();
+        assert_eq!(err.trim_end().lines().count(), 1, "{bad}: {err}");
+        assert!(err.starts_with("error: "), "{err}");
+    }
+}
+
+#[test]
+fn load_refuses_an_unconfigured_trust_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("icsw.toml"), "[[trust]]\nods = \"RQM\"\n").unwrap();
+    generate(d, "landing", "2026-10-01", "2026-10-01", "5", "0");
+    let o = icsw(d, &["load"]);
+    assert_eq!(o.status.code(), Some(3));
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert!(
+        err.contains("extract RYJ 2026-10-01 refused (unknown_trust)"),
+        "{err}"
+    );
+    // The warehouse option can also come from the environment.
+    let o = Command::new(env!("CARGO_BIN_EXE_icsw"))
+        .args(["sql", "--format", "csv", "SELECT outcome FROM loads"])
+        .current_dir(d)
+        .env("ICSW_WAREHOUSE", d.join("warehouse"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8(o.stdout).unwrap(), "outcome\nrefused\n");
+}

@@ -1,0 +1,3 @@
+//! The `icsw` binary, run as a user runs it.
+
+mod cli;

@@ -1,0 +1,5 @@
+//! End-to-end tests: hand-written extracts loaded into a real warehouse and
+//! read back through SQL. Expected values are worked out in the comments.
+
+mod load;
+mod support;
