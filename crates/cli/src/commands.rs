@@ -48,6 +48,48 @@ pub struct AsAtArgs {
 }
 
 #[derive(Args)]
+pub struct ReturnArgs {
+    /// rtt, ae or activity.
+    kind: String,
+    /// The month, YYYY-MM.
+    #[arg(long)]
+    period: String,
+    /// One trust (ODS code); default every trust.
+    #[arg(long)]
+    trust: Option<String>,
+    #[command(flatten)]
+    as_at: AsAtArgs,
+    /// Write here (and the provenance to FILE.provenance.json) instead of
+    /// stdout.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Write the return even when the gate holds it; the provenance then
+    /// says complete: false and why.
+    #[arg(long)]
+    allow_incomplete: bool,
+}
+
+#[derive(Args)]
+pub struct ReportArgs {
+    /// The report's name (see --list).
+    name: Option<String>,
+    /// List the reports with their descriptions.
+    #[arg(long)]
+    list: bool,
+    /// The month, YYYY-MM.
+    #[arg(long)]
+    period: Option<String>,
+    /// One trust (ODS code); default every trust.
+    #[arg(long)]
+    trust: Option<String>,
+    /// table, csv or json.
+    #[arg(long, default_value = "table")]
+    format: String,
+    #[command(flatten)]
+    as_at: AsAtArgs,
+}
+
+#[derive(Args)]
 pub struct GenerateArgs {
     /// Where to write the extracts.
     #[arg(long, default_value = "landing")]
@@ -118,6 +160,16 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Sql(a) => {
             let w = open_warehouse(&cli, "warehouse")?;
             sql(&w, &config, a).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Return(a) => {
+            let w = open_warehouse(&cli, "warehouse")?;
+            write_return(&w, &config, a).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report(a) => {
+            let w = open_warehouse(&cli, "warehouse")?;
+            report(&w, &config, a).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate(a) => {
@@ -215,6 +267,129 @@ async fn sql(w: &Warehouse, config: &IcsConfig, a: &SqlArgs) -> Result<(), Failu
     Ok(())
 }
 
+fn month(s: &str) -> Result<icsw_model::Month, Failure> {
+    icsw_model::Month::parse(s).map_err(|e| Failure::Usage(e.to_string()))
+}
+
+fn returns_failure(e: icsw_returns::Error) -> Failure {
+    match e {
+        icsw_returns::Error::Invalid(m) => Failure::Usage(m),
+        icsw_returns::Error::Query(q) => query_failure(q),
+        icsw_returns::Error::Held(p) => Failure::Held(format!(
+            "the {} return for {} is held and was not written:\n{}\n(--allow-incomplete writes it anyway, marked complete: false)",
+            p.kind,
+            p.period,
+            p.reasons
+                .iter()
+                .map(|r| format!("  - {r}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        )),
+        e => Failure::Error(e.into()),
+    }
+}
+
+async fn write_return(w: &Warehouse, config: &IcsConfig, a: &ReturnArgs) -> Result<(), Failure> {
+    let req = icsw_returns::ReturnRequest {
+        kind: icsw_returns::ReturnKind::parse(&a.kind).map_err(returns_failure)?,
+        period: month(&a.period)?,
+        trust: a.trust.clone(),
+        as_at: icsw_returns::AsAt {
+            date: a.as_at.as_at,
+            load: a.as_at.as_at_load,
+        },
+        allow_incomplete: a.allow_incomplete,
+    };
+    let held_by = Vec::new();
+    match &a.out {
+        Some(path) => {
+            // Written beside the target and renamed: a reader never sees
+            // half a return.
+            let tmp = path.with_extension("csv.partial");
+            let mut f = std::io::BufWriter::new(
+                std::fs::File::create(&tmp)
+                    .with_context(|| format!("creating {}", tmp.display()))?,
+            );
+            let result = icsw_returns::write_return(w, config, &req, held_by, &mut f).await;
+            let provenance = match result {
+                Ok(p) => p,
+                Err(e) => {
+                    drop(f);
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(returns_failure(e));
+                }
+            };
+            f.flush()?;
+            drop(f);
+            std::fs::rename(&tmp, path)?;
+            let side = PathBuf::from(format!("{}.provenance.json", path.display()));
+            std::fs::write(&side, serde_json::to_vec_pretty(&provenance)?)?;
+            eprintln!(
+                "wrote {} and {}{}",
+                path.display(),
+                side.display(),
+                if provenance.complete {
+                    String::new()
+                } else {
+                    format!(" (complete: false: {})", provenance.reasons.join("; "))
+                }
+            );
+        }
+        None => {
+            let mut out = std::io::BufWriter::new(std::io::stdout());
+            let provenance = icsw_returns::write_return(w, config, &req, held_by, &mut out)
+                .await
+                .map_err(returns_failure)?;
+            out.flush()?;
+            if !provenance.complete {
+                eprintln!("complete: false: {}", provenance.reasons.join("; "));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn report(w: &Warehouse, config: &IcsConfig, a: &ReportArgs) -> Result<(), Failure> {
+    if a.list || a.name.is_none() {
+        for r in icsw_returns::reports() {
+            println!("{:<16} {}\n{:<16} {}\n", r.name, r.title, "", r.description);
+        }
+        return Ok(());
+    }
+    let name = a.name.as_deref().expect("checked");
+    let period = month(
+        a.period
+            .as_deref()
+            .ok_or_else(|| Failure::Usage("--period YYYY-MM is required".into()))?,
+    )?;
+    let format = match a.format.as_str() {
+        "table" => Format::Table,
+        "csv" => Format::Csv,
+        "json" => Format::Json,
+        f => {
+            return Err(Failure::Usage(format!(
+                "unknown format {f:?} (table, csv, json)"
+            )))
+        }
+    };
+    let v = view(w, &a.as_at).await?;
+    let ctx = WarehouseContext::new(w, v, config, &Limits::default()).await?;
+    let df = icsw_returns::report(&ctx, name, period, a.trust.as_deref())
+        .await
+        .map_err(returns_failure)?;
+    let mut stream = df
+        .execute_stream()
+        .await
+        .map_err(|e| query_failure(e.into()))?;
+    let out = std::io::BufWriter::new(std::io::stdout());
+    let mut writer = ResultWriter::new(format, stream.schema(), out)?;
+    while let Some(batch) = stream.next().await {
+        writer.write(&batch.map_err(|e| query_failure(e.into()))?)?;
+    }
+    writer.finish()?.flush()?;
+    Ok(())
+}
+
 fn generate(a: &GenerateArgs) -> Result<(), Failure> {
     let mut opts = icsw_generate::Options::new(
         &a.trusts.iter().map(String::as_str).collect::<Vec<_>>(),
@@ -272,46 +447,121 @@ async fn demo(w: &Warehouse, config: &IcsConfig, a: &DemoArgs) -> Result<(), Fai
         w.location()
     );
     load(w, config, &landing).await?;
-    let ctx = WarehouseContext::latest(w, config).await?;
+    let state = w.current().await?;
+    let ctx = WarehouseContext::new(w, state.view(), config, &Limits::default()).await?;
     let mut out = std::io::stdout();
-    for (title, q) in DEMO_QUERIES {
-        let batches = ctx.collect(q).await?;
-        writeln!(out, "\n{title}")?;
-        if batches.iter().all(|b| b.num_rows() == 0) {
-            writeln!(out, "(none)")?;
-        } else {
-            writeln!(
-                out,
-                "{}",
-                datafusion::arrow::util::pretty::pretty_format_batches(&batches)?
-            )?;
-        }
+    print_query(&ctx, &mut out, "Loads", DEMO_LOADS).await?;
+    // The latest month every trust's extracts are past.
+    let Some(latest) = state
+        .trusts
+        .values()
+        .filter_map(|t| t.latest_extract_date)
+        .min()
+    else {
+        writeln!(out, "\nNo data loaded.")?;
+        return Ok(());
+    };
+    let period = icsw_model::Month::of(latest).prev();
+    writeln!(
+        out,
+        "\nStatutory returns for {period} (icsw return KIND --period {period}):"
+    )?;
+    for kind in icsw_returns::ReturnKind::ALL {
+        let req = icsw_returns::ReturnRequest {
+            kind,
+            period,
+            trust: None,
+            as_at: Default::default(),
+            allow_incomplete: false,
+        };
+        let (_, p) = icsw_returns::prepare(w, config, &req, vec![]).await?;
+        writeln!(
+            out,
+            "  {:<9} {}",
+            kind.name(),
+            if p.complete {
+                "complete: ready to publish".to_string()
+            } else {
+                format!("held: {}", p.reasons.join("; "))
+            }
+        )?;
+    }
+    for (title, name, filter) in DEMO_REPORTS {
+        let df = icsw_returns::report(&ctx, name, period, None)
+            .await
+            .map_err(returns_failure)?;
+        let df = df.filter(
+            datafusion::prelude::col("level")
+                .not_eq(datafusion::prelude::lit("provider_commissioner_function")),
+        )?;
+        let df = match filter {
+            Some((c, v)) => {
+                df.filter(datafusion::prelude::col(*c).eq(datafusion::prelude::lit(*v)))?
+            }
+            None => df,
+        };
+        let batches = df.collect().await?;
+        writeln!(
+            out,
+            "\n{title}, {period} (icsw report {name} --period {period})"
+        )?;
+        writeln!(
+            out,
+            "{}",
+            datafusion::arrow::util::pretty::pretty_format_batches(&batches)?
+        )?;
+    }
+    print_query(
+        &ctx,
+        &mut out,
+        "Rows quarantined by reason",
+        DEMO_QUARANTINE,
+    )
+    .await?;
+    Ok(())
+}
+
+async fn print_query(
+    ctx: &WarehouseContext,
+    out: &mut impl Write,
+    title: &str,
+    q: &str,
+) -> anyhow::Result<()> {
+    let batches = ctx.collect(q).await?;
+    writeln!(out, "\n{title}")?;
+    if batches.iter().all(|b| b.num_rows() == 0) {
+        writeln!(out, "(none)")?;
+    } else {
+        writeln!(
+            out,
+            "{}",
+            datafusion::arrow::util::pretty::pretty_format_batches(&batches)?
+        )?;
     }
     Ok(())
 }
 
-const DEMO_QUERIES: &[(&str, &str)] = &[
+type ReportFilter = Option<(&'static str, &'static str)>;
+
+const DEMO_REPORTS: &[(&str, &str, ReportFilter)] = &[
     (
-        "Loads",
-        "SELECT trust, outcome, count(*) AS loads, max(extract_date) AS latest_extract, \
-         sum(rows_read) AS rows_read, sum(rows_stored) AS rows_stored, \
-         sum(rows_quarantined) AS rows_quarantined \
-         FROM loads GROUP BY trust, outcome ORDER BY trust, outcome",
+        "A&E 4-hour performance, all types",
+        "ae-performance",
+        Some(("type", "All")),
     ),
     (
-        "Rows stored",
-        "SELECT t.trust, \
-           (SELECT count(*) FROM ae_attendances a WHERE a.trust = t.trust) AS ae_attendances, \
-           (SELECT count(*) FROM inpatient_spells a WHERE a.trust = t.trust) AS inpatient_spells, \
-           (SELECT count(*) FROM outpatient_appointments a WHERE a.trust = t.trust) AS outpatient_appointments, \
-           (SELECT count(*) FROM referrals a WHERE a.trust = t.trust) AS referrals, \
-           (SELECT count(*) FROM rtt_events a WHERE a.trust = t.trust) AS rtt_events, \
-           (SELECT count(*) FROM patients a WHERE a.trust = t.trust) AS patients \
-         FROM trusts t ORDER BY t.trust",
+        "RTT incomplete pathways (Part_2)",
+        "rtt-waits",
+        Some(("part", "Part_2")),
     ),
-    (
-        "Quarantined rows by reason",
-        "SELECT trust, feed, reason, count(*) AS rows FROM quarantine \
-         GROUP BY trust, feed, reason ORDER BY trust, feed, reason",
-    ),
+    ("Activity", "activity", None),
 ];
+
+const DEMO_LOADS: &str =
+    "SELECT trust, outcome, count(*) AS loads, max(extract_date) AS latest_extract, \
+     sum(rows_read) AS rows_read, sum(rows_stored) AS rows_stored, \
+     sum(rows_quarantined) AS rows_quarantined \
+     FROM loads GROUP BY trust, outcome ORDER BY trust, outcome";
+
+const DEMO_QUARANTINE: &str = "SELECT trust, feed, reason, count(*) AS rows FROM quarantine \
+     GROUP BY trust, feed, reason ORDER BY trust, feed, reason";

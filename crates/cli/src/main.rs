@@ -36,6 +36,10 @@ enum Command {
     Load(commands::LoadArgs),
     /// Run a read-only SQL query (the query as an argument or on stdin).
     Sql(commands::SqlArgs),
+    /// Write a statutory return (rtt, ae or activity) for a month as CSV.
+    Return(commands::ReturnArgs),
+    /// Show a headline report for a month (see --list).
+    Report(commands::ReportArgs),
     /// Write synthetic extracts into a landing zone.
     Generate(commands::GenerateArgs),
     /// Load the bundled sample data into a local warehouse and show the
@@ -46,6 +50,8 @@ enum Command {
 /// How the command failed: a user's mistake (exit 2) or a failure (exit 1).
 pub enum Failure {
     Usage(String),
+    /// The publication gate held a return (exit 4).
+    Held(String),
     Error(anyhow::Error),
 }
 
@@ -85,6 +91,10 @@ fn main() -> ExitCode {
         Err(Failure::Usage(m)) => {
             eprintln!("error: {m}");
             ExitCode::from(2)
+        }
+        Err(Failure::Held(m)) => {
+            eprintln!("{m}");
+            ExitCode::from(4)
         }
         Err(Failure::Error(e)) => {
             eprintln!("error: {e:#}");

@@ -363,12 +363,16 @@ impl TrustWorld {
                 let first_wait = match priority {
                     "3" => rng.lognormal(11.0, 0.3),
                     "2" => rng.lognormal(25.0, 0.5),
-                    _ => rng.lognormal(45.0, 0.7),
+                    _ => rng.lognormal(55.0, 0.7),
                 };
                 let mut d = day + first_wait.round().max(1.0) as i32;
                 let r = rng.f64();
-                if rng.chance(0.02) {
-                    // Never seen: waiting with no further activity.
+                if rng.chance(0.006) {
+                    // Never seen: waiting with no further activity, until
+                    // (usually) a validation exercise closes the pathway.
+                    if rng.chance(0.7) {
+                        t.push((day + rng.range(150, 500) as i32, "35", "ADMIN"));
+                    }
                 } else if rng.chance(0.05) {
                     t.push((d, "33", "OUTPATIENT"));
                 } else if r < 0.30 {
@@ -398,7 +402,7 @@ impl TrustWorld {
                             t.push((d + rng.range(5, 40) as i32, "21", "ADMIN"));
                         } else {
                             t.push((d, "20", "DECISION_TO_ADMIT"));
-                            d += rng.lognormal(80.0, 0.85).round().max(3.0) as i32;
+                            d += rng.lognormal(70.0, 0.6).round().max(3.0) as i32;
                             t.push((d, "30", "ADMISSION"));
                         }
                     }

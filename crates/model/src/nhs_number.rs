@@ -44,7 +44,10 @@ mod tests {
     fn published_test_vectors() {
         let csv = include_str!("../../../tests/data/nhs_number_test_vectors.csv");
         let rows = crate::reference::csv_rows(csv);
-        let col = rows[0].iter().position(|h| h == "pure_mod11_10digit").unwrap();
+        let col = rows[0]
+            .iter()
+            .position(|h| h == "pure_mod11_10digit")
+            .unwrap();
         let mut n = 0;
         for r in &rows[1..] {
             let expect = r[col] == "True";

@@ -13,7 +13,7 @@ mod udf;
 
 pub use rtt::{findings_schema, history_schema};
 pub use sqlfile::{SqlFile, SqlParam};
-pub use tables::TableInfo;
+pub use tables::{TableInfo, VIEWS};
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::common::ParamValues;

@@ -10,6 +10,7 @@
 
 use crate::rtt::{periods_at, Mode, PeriodsAt, RttWalkTable};
 use crate::Result;
+use crate::SqlFile;
 use datafusion::arrow::array::{
     ArrayRef, Date32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
@@ -57,6 +58,10 @@ fn description(name: &str) -> String {
         "coverage" => "Per trust and period feed: the date ranges held and the extract that last replaced each",
         "snapshots" => "Per trust and snapshot feed: the snapshot held",
         "trusts" => "The trusts of the ICS configuration",
+        "rtt_census_dates" => "Month-end census dates (2000-2099)",
+        "rtt_census_periods" => "RTT periods by month-end census date and return part, with days waited and weekly band (filter on census_date)",
+        "ae_attendance_measures" => "A&E attendances with their return measures (type, over 4 and 12 hours, DTA wait)",
+        "activity_measures" => "Referrals, outpatient appointments and spells with the activity return measure they count in",
         n if n.starts_with("ref_") => "Reference table from sql/reference/",
         _ => "",
     }
@@ -176,6 +181,7 @@ pub(crate) async fn register(
     }
 
     register_state_tables(ctx, view, config)?;
+    register_census_dates(ctx)?;
     for t in TABLES {
         let rows = csv_rows(t.csv);
         let schema = Arc::new(Schema::new(
@@ -196,6 +202,52 @@ pub(crate) async fn register(
         let batch = RecordBatch::try_new(schema.clone(), cols)?;
         ctx.register_table(t.name, mem(schema, vec![batch])?)?;
     }
+    for (name, text) in VIEWS {
+        let file = SqlFile::parse(name, text)?;
+        let df = ctx
+            .sql(&file.text)
+            .await
+            .map_err(|e| crate::Error::SqlFile {
+                file: format!("views/{name}.sql"),
+                message: e.to_string(),
+            })?;
+        ctx.register_table(*name, df.into_view())?;
+    }
+    Ok(())
+}
+
+/// The derived tables of `sql/views/`, registered in every session.
+pub const VIEWS: &[(&str, &str)] = &[
+    (
+        "rtt_census_periods",
+        include_str!("../../../sql/views/rtt_census_periods.sql"),
+    ),
+    (
+        "ae_attendance_measures",
+        include_str!("../../../sql/views/ae_attendance_measures.sql"),
+    ),
+    (
+        "activity_measures",
+        include_str!("../../../sql/views/activity_measures.sql"),
+    ),
+];
+
+/// `rtt_census_dates`: the last day of every month, 2000 to 2099, the
+/// census dates `rtt_census_periods` is defined at.
+fn register_census_dates(ctx: &SessionContext) -> Result<()> {
+    let mut days = Vec::with_capacity(1200);
+    let mut m = icsw_model::Month::new(2000, 1).expect("month");
+    while m.year < 2100 {
+        days.push(date_to_day(m.last_day()));
+        m = m.next();
+    }
+    let schema = Arc::new(Schema::new(vec![Field::new(
+        "census_date",
+        DataType::Date32,
+        false,
+    )]));
+    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Date32Array::from(days))])?;
+    ctx.register_table("rtt_census_dates", mem(schema, vec![batch])?)?;
     Ok(())
 }
 

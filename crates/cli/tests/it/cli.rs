@@ -238,3 +238,145 @@ fn load_refuses_an_unconfigured_trust_and_says_so() {
         .unwrap();
     assert_eq!(String::from_utf8(o.stdout).unwrap(), "outcome\nrefused\n");
 }
+
+fn generate_all(dir: &Path, landing: &str, from: &str, to: &str, history: &str) {
+    ok(
+        dir,
+        &[
+            "generate",
+            "--landing",
+            landing,
+            "--from",
+            from,
+            "--to",
+            to,
+            "--scale",
+            "4",
+            "--history-days",
+            history,
+        ],
+    );
+}
+
+#[test]
+fn returns_are_written_with_provenance_held_by_the_gate_and_reproducible_as_at_a_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    generate_all(d, "landing", "2026-11-01", "2026-11-02", "35");
+    ok(d, &["load"]);
+    // October is complete for every trust: written, with its provenance.
+    ok(
+        d,
+        &["return", "ae", "--period", "2026-10", "--out", "ae.csv"],
+    );
+    let csv = std::fs::read_to_string(d.join("ae.csv")).unwrap();
+    assert!(
+        csv.starts_with("Period,Org Code,Org Name,A&E attendances Type 1,"),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), 5, "a header and four providers");
+    assert!(csv
+        .lines()
+        .skip(1)
+        .all(|l| l.starts_with("MSitAE-OCTOBER-2026,")));
+    let p: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("ae.csv.provenance.json")).unwrap()).unwrap();
+    assert_eq!(p["complete"], true);
+    assert_eq!(p["trusts"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        p["trusts"][0]["feeds"]["ae_attendances"][0]["extract_date"],
+        "2026-11-01"
+    );
+    // November is not: the gate holds it (exit 4) and writes nothing...
+    let o = icsw(
+        d,
+        &["return", "rtt", "--period", "2026-11", "--out", "nov.csv"],
+    );
+    assert_eq!(o.status.code(), Some(4));
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert!(err.contains("is held and was not written"), "{err}");
+    assert!(
+        err.contains("not after the census date 2026-11-30"),
+        "{err}"
+    );
+    assert!(!d.join("nov.csv").exists());
+    // ...unless asked: then the provenance says why it is incomplete.
+    ok(
+        d,
+        &[
+            "return",
+            "rtt",
+            "--period",
+            "2026-11",
+            "--out",
+            "nov.csv",
+            "--allow-incomplete",
+        ],
+    );
+    let p: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("nov.csv.provenance.json")).unwrap()).unwrap();
+    assert_eq!(p["complete"], false);
+    assert_eq!(p["written_anyway"], true);
+    assert!(p["reasons"][0].as_str().unwrap().contains("rtt_events"));
+    // As at 1 November, the same bytes after another night is loaded.
+    ok(
+        d,
+        &[
+            "return",
+            "rtt",
+            "--period",
+            "2026-10",
+            "--as-at",
+            "2026-11-01",
+            "--out",
+            "a.csv",
+        ],
+    );
+    generate_all(d, "later", "2026-11-03", "2026-11-03", "10");
+    ok(d, &["load", "--landing", "later"]);
+    ok(
+        d,
+        &[
+            "return",
+            "rtt",
+            "--period",
+            "2026-10",
+            "--as-at",
+            "2026-11-01",
+            "--out",
+            "b.csv",
+        ],
+    );
+    assert_eq!(
+        std::fs::read(d.join("a.csv")).unwrap(),
+        std::fs::read(d.join("b.csv")).unwrap()
+    );
+    let p: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("b.csv.provenance.json")).unwrap()).unwrap();
+    assert_eq!(
+        p["trusts"][0]["feeds"]["rtt_events"][0]["extract_date"],
+        "2026-11-01"
+    );
+    // Reports: listed from their SQL headers, and run.
+    let list = ok(d, &["report", "--list"]);
+    for name in ["rtt-waits", "ae-performance", "activity"] {
+        assert!(list.contains(name), "{list}");
+    }
+    let r = ok(
+        d,
+        &[
+            "report",
+            "ae-performance",
+            "--period",
+            "2026-10",
+            "--format",
+            "csv",
+        ],
+    );
+    assert!(
+        r.starts_with("level,provider,type,attendances,within_4_hours,pct_within_4_hours,"),
+        "{r}"
+    );
+    let o = icsw(d, &["report", "nope", "--period", "2026-10"]);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -1,0 +1,75 @@
+//! Headline reports: `sql/reports/*.sql`, each named in its header.
+
+use crate::{bind_month, Error, Result};
+use datafusion::prelude::DataFrame;
+use icsw_model::Month;
+use icsw_query::{SqlFile, WarehouseContext};
+use serde::Serialize;
+
+const FILES: &[(&str, &str)] = &[
+    (
+        "rtt_waits",
+        include_str!("../../../sql/reports/rtt_waits.sql"),
+    ),
+    (
+        "ae_performance",
+        include_str!("../../../sql/reports/ae_performance.sql"),
+    ),
+    (
+        "activity",
+        include_str!("../../../sql/reports/activity.sql"),
+    ),
+];
+
+/// A report as `icsw report --list` shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReportInfo {
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    pub source: String,
+}
+
+fn files() -> Vec<SqlFile> {
+    FILES
+        .iter()
+        .map(|(n, t)| SqlFile::parse(n, t).expect("the project's report SQL has a valid header"))
+        .collect()
+}
+
+/// Every report, read from the SQL headers.
+pub fn reports() -> Vec<ReportInfo> {
+    files()
+        .into_iter()
+        .map(|f| ReportInfo {
+            name: f.get("name").unwrap_or(&f.name).to_string(),
+            title: f.title.clone(),
+            description: f.description.clone(),
+            source: f.source.clone(),
+        })
+        .collect()
+}
+
+/// Plans report `name` for a month (and optionally one trust).
+pub async fn report(
+    ctx: &WarehouseContext,
+    name: &str,
+    period: Month,
+    trust: Option<&str>,
+) -> Result<DataFrame> {
+    let file = files()
+        .into_iter()
+        .find(|f| f.get("name") == Some(name))
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "no report {name:?}; see icsw report --list ({})",
+                reports()
+                    .iter()
+                    .map(|r| r.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+    let params = bind_month(&file, period, period.to_string(), trust);
+    Ok(ctx.file(&file, &params).await?)
+}
