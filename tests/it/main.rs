@@ -4,4 +4,5 @@
 mod golden;
 mod load;
 mod published;
+mod quality;
 mod support;

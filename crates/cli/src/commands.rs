@@ -90,6 +90,30 @@ pub struct ReportArgs {
 }
 
 #[derive(Args)]
+pub struct QualityArgs {
+    /// The morning after this night (default: the latest extract loaded).
+    #[arg(long, conflicts_with = "period")]
+    date: Option<NaiveDate>,
+    /// A month, YYYY-MM.
+    #[arg(long)]
+    period: Option<String>,
+    /// One trust (ODS code).
+    #[arg(long)]
+    trust: Option<String>,
+    /// table, csv or json.
+    #[arg(long, default_value = "table")]
+    format: String,
+    /// The landing zone, for folders still without a manifest.
+    #[arg(long, default_value = "landing")]
+    landing: PathBuf,
+    /// List the checks with their severities instead.
+    #[arg(long)]
+    list: bool,
+    #[command(flatten)]
+    as_at: AsAtArgs,
+}
+
+#[derive(Args)]
 pub struct GenerateArgs {
     /// Where to write the extracts.
     #[arg(long, default_value = "landing")]
@@ -165,6 +189,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Return(a) => {
             let w = open_warehouse(&cli, "warehouse")?;
             write_return(&w, &config, a).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Quality(a) => {
+            let w = open_warehouse(&cli, "warehouse")?;
+            quality(&w, &config, a).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Report(a) => {
@@ -247,6 +276,7 @@ async fn sql(w: &Warehouse, config: &IcsConfig, a: &SqlArgs) -> Result<(), Failu
     }
     let v = view(w, &a.as_at).await?;
     let ctx = WarehouseContext::new(w, v, config, &Limits::default()).await?;
+    icsw_quality::register_findings_table(&ctx, config)?;
     let df = ctx.sql(&query).await.map_err(query_failure)?;
     let mut stream = df
         .execute_stream()
@@ -300,7 +330,15 @@ async fn write_return(w: &Warehouse, config: &IcsConfig, a: &ReturnArgs) -> Resu
         },
         allow_incomplete: a.allow_incomplete,
     };
-    let held_by = Vec::new();
+    let view = icsw_returns::AsAt {
+        date: a.as_at.as_at,
+        load: a.as_at.as_at_load,
+    }
+    .view(w)
+    .await
+    .map_err(returns_failure)?;
+    let held_by =
+        icsw_quality::gate_reasons(w, config, &view, req.period, req.trust.as_deref()).await?;
     match &a.out {
         Some(path) => {
             // Written beside the target and renamed: a reader never sees
@@ -346,6 +384,54 @@ async fn write_return(w: &Warehouse, config: &IcsConfig, a: &ReturnArgs) -> Resu
             }
         }
     }
+    Ok(())
+}
+
+async fn quality(w: &Warehouse, config: &IcsConfig, a: &QualityArgs) -> Result<(), Failure> {
+    if a.list {
+        for c in icsw_quality::CHECKS {
+            println!("{:<46} {:<8} {}", c.id, c.severity.name(), c.description);
+        }
+        return Ok(());
+    }
+    let v = view(w, &a.as_at).await?;
+    let scope = match (&a.period, a.date) {
+        (Some(p), _) => icsw_quality::Scope::Period(month(p)?),
+        (None, Some(d)) => icsw_quality::Scope::Date(d),
+        (None, None) => *icsw_quality::default_scopes(&v)
+            .first()
+            .ok_or_else(|| Failure::Usage("nothing is loaded yet".into()))?,
+    };
+    let ctx = WarehouseContext::new(w, v, config, &Limits::default()).await?;
+    let landing = icsw_quality::landing(&a.landing);
+    let findings =
+        icsw_quality::run(&ctx, config, scope, a.trust.as_deref(), landing.as_ref()).await?;
+    let batch = icsw_quality::findings_batch(&findings);
+    let format = match a.format.as_str() {
+        "table" => Format::Table,
+        "csv" => Format::Csv,
+        "json" => Format::Json,
+        f => {
+            return Err(Failure::Usage(format!(
+                "unknown format {f:?} (table, csv, json)"
+            )))
+        }
+    };
+    let out = std::io::BufWriter::new(std::io::stdout());
+    if format == Format::Table {
+        let errors = findings
+            .iter()
+            .filter(|f| f.severity == icsw_quality::Severity::Error)
+            .count();
+        eprintln!(
+            "{} finding(s) for {scope}: {errors} error(s), {} warning(s)",
+            findings.len(),
+            findings.len() - errors
+        );
+    }
+    let mut writer = ResultWriter::new(format, batch.schema(), out)?;
+    writer.write(&batch)?;
+    writer.finish()?.flush()?;
     Ok(())
 }
 
@@ -518,6 +604,14 @@ async fn demo(w: &Warehouse, config: &IcsConfig, a: &DemoArgs) -> Result<(), Fai
         DEMO_QUARANTINE,
     )
     .await?;
+    icsw_quality::register_findings_table(&ctx, config)?;
+    print_query(
+        &ctx,
+        &mut out,
+        "Data-quality findings (icsw quality; SQL table quality_findings)",
+        DEMO_QUALITY,
+    )
+    .await?;
     Ok(())
 }
 
@@ -562,6 +656,11 @@ const DEMO_LOADS: &str =
      sum(rows_read) AS rows_read, sum(rows_stored) AS rows_stored, \
      sum(rows_quarantined) AS rows_quarantined \
      FROM loads GROUP BY trust, outcome ORDER BY trust, outcome";
+
+const DEMO_QUALITY: &str =
+    "SELECT scope, trust, severity, check_id, count(*) AS findings, sum(count) AS rows \
+     FROM quality_findings GROUP BY scope, trust, severity, check_id \
+     ORDER BY scope, trust, severity, check_id";
 
 const DEMO_QUARANTINE: &str = "SELECT trust, feed, reason, count(*) AS rows FROM quarantine \
      GROUP BY trust, feed, reason ORDER BY trust, feed, reason";

@@ -38,6 +38,8 @@ enum Command {
     Sql(commands::SqlArgs),
     /// Write a statutory return (rtt, ae or activity) for a month as CSV.
     Return(commands::ReturnArgs),
+    /// Run the data-quality checks for a night or a month.
+    Quality(commands::QualityArgs),
     /// Show a headline report for a month (see --list).
     Report(commands::ReportArgs),
     /// Write synthetic extracts into a landing zone.

@@ -260,16 +260,23 @@ pub fn generate(landing: &Path, opts: &Options) -> std::io::Result<Report> {
                 ));
             }
             if has(Fault::StopsWithoutStarts) && ti == 3 % n_trusts {
-                let stopped: BTreeSet<&str> = events
+                // Pathways whose clock start is followed by a stop: without
+                // the start, the stop stands alone.
+                let mut by_pathway: std::collections::BTreeMap<&str, Vec<&str>> =
+                    std::collections::BTreeMap::new();
+                for e in &events {
+                    by_pathway
+                        .entry(e.pathway.as_str())
+                        .or_default()
+                        .push(e.status);
+                }
+                let chosen: BTreeSet<String> = by_pathway
                     .iter()
-                    .filter(|e| e.status.starts_with('3') && e.pathway.ends_with('7'))
-                    .map(|e| e.pathway.as_str())
-                    .collect();
-                let chosen: BTreeSet<String> = stopped
-                    .into_iter()
-                    .filter(|p| p.ends_with("97"))
+                    .filter(|(p, s)| {
+                        p.ends_with('7') && s.len() >= 2 && s[0] == "10" && s[1].starts_with('3')
+                    })
+                    .map(|(p, _)| p.to_string())
                     .take(5)
-                    .map(str::to_string)
                     .collect();
                 events.retain(|e| !(e.status == "10" && chosen.contains(&e.pathway)));
                 faults_here.push(fault(

@@ -238,6 +238,11 @@ pub fn nhs_number(seed: u64, n: u64) -> String {
     }
 }
 
+/// Weekends and bank holidays: planned activity (referrals, clinics) is low.
+fn non_working(day: i32) -> bool {
+    icsw_model::calendar::is_non_working_day(day_to_date(day))
+}
+
 fn weekday(day: i32) -> usize {
     // 1970-01-01 was a Thursday (index 3 with Monday = 0).
     ((day as i64 + 3).rem_euclid(7)) as usize
@@ -345,15 +350,30 @@ impl TrustWorld {
         let per_day = 0.375 * self.scale;
         let start = self.first_day - RTT_LEAD_IN_DAYS;
         let mut days: std::collections::BTreeMap<i32, Day> = Default::default();
+        // The day each patient's pathway in a treatment function closes, so
+        // that no patient has two open at once (that is a data-quality
+        // finding, not a shape of clean data).
+        let mut open_until: std::collections::HashMap<(u32, &'static str), i32> =
+            Default::default();
         for day in start..=self.last_day {
             let mut rng = self.rng(&[2, day as u64]);
-            let wf = if weekday(day) >= 5 { 0.08 } else { 1.25 };
+            let wf = if non_working(day) { 0.08 } else { 1.25 };
             let n = rng.poisson(per_day * wf);
             for _ in 0..n {
                 pathway_n += 1;
                 let pathway = format!("{}-PW{:08}", self.ods, pathway_n);
-                let patient = self.patient(&mut rng);
-                let mut tfc = rng.pick(RTT_TFCS);
+                let tfc = if rng.chance(0.02) {
+                    "420"
+                } else {
+                    rng.pick(RTT_TFCS)
+                };
+                let mut patient = self.patient(&mut rng);
+                for _ in 0..20 {
+                    if open_until.get(&(patient, tfc)).is_none_or(|end| *end < day) {
+                        break;
+                    }
+                    patient = self.patient(&mut rng);
+                }
                 let commissioner = rng.pick(COMMISSIONERS);
                 let source = rng.pick(SOURCES);
                 let priority = rng.pick(&[("1", 75.0), ("2", 15.0), ("3", 10.0)]);
@@ -411,9 +431,12 @@ impl TrustWorld {
                     let d = t.last().expect("last").0 + rng.range(30, 120) as i32;
                     t.push((d, "90", "OUTPATIENT"));
                 }
-                if rng.chance(0.02) {
-                    tfc = "420";
-                }
+                let closes = match t.last() {
+                    Some((d, s, _)) if s.starts_with('3') || *s == "21" => *d,
+                    Some((d, "90", _)) => *d,
+                    _ => i32::MAX,
+                };
+                open_until.insert((patient, tfc), closes);
                 let mut first_op = true;
                 for (k, (d, status, activity)) in t.into_iter().enumerate() {
                     if d > self.last_day {
@@ -616,7 +639,7 @@ impl TrustWorld {
     fn other_outpatients(&self, day: i32, out: &mut Day) {
         let (main_sites, _) = sites(&self.ods);
         let mut rng = self.rng(&[4, day as u64]);
-        let weekend = weekday(day) >= 5;
+        let weekend = non_working(day);
         let n = rng.poisson(self.scale * if weekend { 0.3 } else { 5.2 });
         for i in 0..n {
             let nurse_led = rng.chance(0.12);

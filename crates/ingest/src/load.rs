@@ -12,7 +12,7 @@ use crate::validate::{
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use datafusion::arrow::array::{
-    Array, ArrayRef, BooleanArray, Date32Array, Int64Array, RecordBatch, StringArray,
+    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Int64Array, RecordBatch, StringArray,
     TimestampMicrosecondArray, UInt32Array,
 };
 use datafusion::arrow::compute::take_record_batch;
@@ -75,6 +75,8 @@ pub struct LoadSummary {
     pub files: Vec<FileSummary>,
     /// Stored rows of other date ranges replaced by newer rows with the same id.
     pub rows_superseded: u64,
+    /// The span of the manifest's `covers`, when it could be read.
+    pub covers: Option<DateRange>,
 }
 
 impl LoadSummary {
@@ -318,6 +320,7 @@ impl Job<'_> {
             finished_at: started_at,
             files: Vec::new(),
             rows_superseded: 0,
+            covers: None,
         };
         let result = self.load(&mut summary).await?;
         summary.finished_at = Utc::now();
@@ -336,6 +339,7 @@ impl Job<'_> {
                         manifest_sha256: self.ex.manifest_sha256.clone(),
                         load_id: self.version,
                         reason: refusal.to_string(),
+                        covers: summary.covers,
                     },
                 );
                 summary.refusal = Some(refusal);
@@ -395,6 +399,11 @@ impl Job<'_> {
             .cloned()
             .unwrap_or_default();
         summary.late = previous.latest_extract_date.is_some_and(|d| d > self.date);
+        summary.covers = manifest
+            .files
+            .iter()
+            .filter_map(|f| f.covers)
+            .reduce(|a, b| DateRange::new(a.from.min(b.from), a.to.max(b.to)));
 
         let plans = match self.plan(&manifest, &previous, summary.late).await? {
             Ok(p) => p,
@@ -953,6 +962,12 @@ impl Job<'_> {
             Arc::new(Int64Array::from_iter_values(
                 rows.iter().map(|&r| (first_row + u64::from(r) + 1) as i64),
             )),
+            Arc::new(StringArray::from_iter(rows.iter().map(|&r| {
+                let ids = canon.columns[0].as_string::<i32>();
+                ids.is_valid(r as usize)
+                    .then(|| ids.value(r as usize))
+                    .filter(|v| !v.trim().is_empty())
+            }))),
             Arc::new(StringArray::from_iter(
                 info.iter().map(|(_, c)| c.map(|c| specs[c].name)),
             )),

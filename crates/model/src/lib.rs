@@ -6,6 +6,7 @@
 //! Nothing here does I/O: the loader, the query layer and the generator all
 //! build on these definitions, so a rule of the contract is written once.
 
+pub mod calendar;
 pub mod codes;
 pub mod config;
 pub mod feed;

@@ -85,6 +85,8 @@ pub struct Limits {
 pub struct WarehouseContext {
     ctx: SessionContext,
     view: Arc<View>,
+    warehouse: Warehouse,
+    limits: Limits,
 }
 
 impl WarehouseContext {
@@ -117,7 +119,19 @@ impl WarehouseContext {
         Ok(WarehouseContext {
             ctx,
             view: Arc::new(view),
+            warehouse: warehouse.clone(),
+            limits: limits.clone(),
         })
+    }
+
+    /// A new session over the same view (for work that registers tables of
+    /// its own).
+    pub async fn new_like(&self, config: &IcsConfig) -> Result<Self> {
+        Self::new(&self.warehouse, (*self.view).clone(), config, &self.limits).await
+    }
+
+    pub fn warehouse(&self) -> &Warehouse {
+        &self.warehouse
     }
 
     pub fn session(&self) -> &SessionContext {

@@ -94,11 +94,24 @@ pub(crate) enum Mode {
     Findings,
 }
 
-/// `rtt_period_history` or `rtt_findings`.
+/// `rtt_period_history` or `rtt_findings`. The walk runs once per session
+/// (the session is for one warehouse view, which never changes) and its
+/// output is kept for the session's later queries.
 #[derive(Debug)]
 pub(crate) struct RttWalkTable {
     pub events: Arc<dyn TableProvider>,
     pub mode: Mode,
+    pub cache: tokio::sync::OnceCell<Arc<datafusion::datasource::MemTable>>,
+}
+
+impl RttWalkTable {
+    pub fn new(events: Arc<dyn TableProvider>, mode: Mode) -> Self {
+        RttWalkTable {
+            events,
+            mode,
+            cache: tokio::sync::OnceCell::new(),
+        }
+    }
 }
 
 const EVENT_COLUMNS: [&str; 9] = [
@@ -159,6 +172,30 @@ impl TableProvider for RttWalkTable {
     }
 
     async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let table = self
+            .cache
+            .get_or_try_init(|| async {
+                let plan = self.walk_plan(state, None, &[], None).await?;
+                let batches = datafusion::physical_plan::collect(plan, state.task_ctx()).await?;
+                Ok::<_, datafusion::error::DataFusionError>(Arc::new(
+                    datafusion::datasource::MemTable::try_new(self.schema(), vec![batches])?,
+                ))
+            })
+            .await?;
+        table.scan(state, projection, filters, limit).await
+    }
+}
+
+impl RttWalkTable {
+    /// The plan that walks every pathway (the events partitioned by pathway
+    /// and sorted within each partition).
+    async fn walk_plan(
         &self,
         state: &dyn Session,
         projection: Option<&Vec<usize>>,

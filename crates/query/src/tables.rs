@@ -157,17 +157,12 @@ pub(crate) async fn register(
         ctx.register_table(feed.name(), t)?;
     }
     let events = events.expect("rtt_events registered");
-    let history: Arc<dyn TableProvider> = Arc::new(RttWalkTable {
-        events: events.clone(),
-        mode: Mode::History,
-    });
+    let history: Arc<dyn TableProvider> =
+        Arc::new(RttWalkTable::new(events.clone(), Mode::History));
     ctx.register_table("rtt_period_history", history.clone())?;
     ctx.register_table(
         "rtt_findings",
-        Arc::new(RttWalkTable {
-            events,
-            mode: Mode::Findings,
-        }),
+        Arc::new(RttWalkTable::new(events, Mode::Findings)),
     )?;
     ctx.register_table(
         "rtt_periods",

@@ -13,6 +13,7 @@ pub use completeness::{completeness, TrustProvenance};
 pub use reports::{report, reports, ReportInfo};
 
 use chrono::NaiveDate;
+use datafusion::prelude::DataFrame;
 use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
 use icsw_model::{Feed, IcsConfig, Month};
@@ -249,12 +250,8 @@ pub async fn write_return(
     Ok(provenance)
 }
 
-/// Runs the return's SQL over a session and writes its CSV.
-pub async fn write_csv(
-    ctx: &WarehouseContext,
-    req: &ReturnRequest,
-    out: &mut (dyn Write + Send),
-) -> Result<()> {
+/// Plans a return's SQL over a session (no gate).
+pub async fn return_frame(ctx: &WarehouseContext, req: &ReturnRequest) -> Result<DataFrame> {
     let file = req.kind.sql();
     let params = bind_month(
         &file,
@@ -262,7 +259,16 @@ pub async fn write_csv(
         req.kind.period_label(req.period),
         req.trust.as_deref(),
     );
-    let df = ctx.file(&file, &params).await?;
+    Ok(ctx.file(&file, &params).await?)
+}
+
+/// Runs the return's SQL over a session and writes its CSV.
+pub async fn write_csv(
+    ctx: &WarehouseContext,
+    req: &ReturnRequest,
+    out: &mut (dyn Write + Send),
+) -> Result<()> {
+    let df = return_frame(ctx, req).await?;
     let mut stream = df.execute_stream().await.map_err(icsw_query::Error::from)?;
     let mut w = datafusion::arrow::csv::WriterBuilder::new()
         .with_header(true)

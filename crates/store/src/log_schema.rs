@@ -93,6 +93,8 @@ pub fn quarantine_schema() -> SchemaRef {
             utf8("file", false),
             // 1-based row number in the delivered file.
             int("row_number"),
+            // The row's id (attendance_id, spell_id, ...), when present.
+            utf8("record_id", true),
             utf8("column_name", true),
             utf8("value", true),
             utf8("reason", false),

@@ -166,6 +166,10 @@ pub struct RefusedExtract {
     pub manifest_sha256: String,
     pub load_id: u64,
     pub reason: String,
+    /// The dates its period feeds would have replaced, when the manifest
+    /// could be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub covers: Option<DateRange>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
