@@ -151,6 +151,52 @@ pub struct DemoArgs {
     /// The landing zone to load (default: the bundled sample_data/).
     #[arg(long)]
     landing: Option<PathBuf>,
+    /// Print the figures and stop, without serving.
+    #[arg(long)]
+    no_serve: bool,
+    #[command(flatten)]
+    serve: ServeOptions,
+}
+
+#[derive(Args, Clone)]
+pub struct ServeOptions {
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: std::net::SocketAddr,
+    /// A query's time limit, in seconds.
+    #[arg(long, default_value_t = 30)]
+    query_timeout: u64,
+    /// A query's memory limit, in MiB.
+    #[arg(long, default_value_t = 512)]
+    query_memory_mb: usize,
+    /// Rows at most in a JSON result.
+    #[arg(long, default_value_t = 10_000)]
+    json_rows: usize,
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// The landing zone (for the late-manifest check).
+    #[arg(long, default_value = "landing")]
+    landing: PathBuf,
+    #[command(flatten)]
+    serve: ServeOptions,
+}
+
+#[derive(Args)]
+pub struct TokenArgs {
+    /// manager, commissioner, analyst or admin.
+    #[arg(long)]
+    role: String,
+    /// A name for the token (it appears in the audit log).
+    #[arg(long)]
+    name: String,
+    /// Limit the token to these trusts' rows.
+    #[arg(long, value_delimiter = ',')]
+    trusts: Vec<String>,
+    /// Limit the token to these commissioners' rows.
+    #[arg(long, value_delimiter = ',')]
+    commissioners: Vec<String>,
 }
 
 fn load_config(cli: &Cli) -> anyhow::Result<IcsConfig> {
@@ -201,6 +247,15 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             report(&w, &config, a).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Serve(a) => {
+            let w = open_warehouse(&cli, "warehouse")?;
+            serve(w, config, &a.serve, Some(a.landing.clone())).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token(a) => {
+            token(a)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Generate(a) => {
             generate(a)?;
             Ok(ExitCode::SUCCESS)
@@ -208,6 +263,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Demo(a) => {
             let w = open_warehouse(&cli, "demo-warehouse")?;
             demo(&w, &config, a).await?;
+            if !a.no_serve {
+                serve(w, config, &a.serve, a.landing.clone()).await?;
+            }
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -473,6 +531,62 @@ async fn report(w: &Warehouse, config: &IcsConfig, a: &ReportArgs) -> Result<(),
         writer.write(&batch.map_err(|e| query_failure(e.into()))?)?;
     }
     writer.finish()?.flush()?;
+    Ok(())
+}
+
+async fn serve(
+    w: Warehouse,
+    config: IcsConfig,
+    o: &ServeOptions,
+    landing: Option<PathBuf>,
+) -> Result<(), Failure> {
+    let options = icsw_server::ServerOptions {
+        addr: o.addr,
+        landing,
+        query_timeout: std::time::Duration::from_secs(o.query_timeout.max(1)),
+        query_memory: o.query_memory_mb.max(16) * 1024 * 1024,
+        json_rows: o.json_rows.max(1),
+    };
+    let open = !config.other.contains_key("access");
+    let state = icsw_server::AppState::new(w, config, options.clone()).map_err(Failure::Usage)?;
+    let listener = match tokio::net::TcpListener::bind(options.addr).await {
+        Ok(l) => l,
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && options.addr.ip().is_loopback() => {
+            eprintln!("{} is in use; taking a free port instead", options.addr);
+            tokio::net::TcpListener::bind((options.addr.ip(), 0)).await?
+        }
+        Err(e) => return Err(anyhow::anyhow!("listening on {}: {e}", options.addr).into()),
+    };
+    let addr = listener.local_addr()?;
+    println!("\nServing at http://{addr}/  (dashboards /, returns /returns, SQL POST /api/sql)");
+    if open {
+        println!("Open mode: no [access] section in the configuration, so there is no access control; listening on the loopback address only.");
+    }
+    println!("Ctrl-C stops it.");
+    icsw_server::serve(state, listener).await?;
+    Ok(())
+}
+
+fn token(a: &TokenArgs) -> Result<(), Failure> {
+    if !["manager", "commissioner", "analyst", "admin"].contains(&a.role.as_str()) {
+        return Err(Failure::Usage(format!(
+            "unknown role {:?} (manager, commissioner, analyst, admin)",
+            a.role
+        )));
+    }
+    let (token, hash) = icsw_server::new_token();
+    println!("token: {token}");
+    println!("(give the token to its holder; only its hash goes in the configuration)\n");
+    println!("[[access.token]]");
+    println!("name = {:?}", a.name);
+    println!("sha256 = \"{hash}\"");
+    println!("role = \"{}\"", a.role);
+    if !a.trusts.is_empty() {
+        println!("trusts = {:?}", a.trusts);
+    }
+    if !a.commissioners.is_empty() {
+        println!("commissioners = {:?}", a.commissioners);
+    }
     Ok(())
 }
 

@@ -42,10 +42,15 @@ enum Command {
     Quality(commands::QualityArgs),
     /// Show a headline report for a month (see --list).
     Report(commands::ReportArgs),
+    /// Serve the dashboards, returns, SQL and the API over HTTP.
+    Serve(commands::ServeArgs),
+    /// Make an access token (prints the token, and the configuration lines
+    /// holding only its hash).
+    Token(commands::TokenArgs),
     /// Write synthetic extracts into a landing zone.
     Generate(commands::GenerateArgs),
-    /// Load the bundled sample data into a local warehouse and show the
-    /// headline figures.
+    /// Load the bundled sample data into a local warehouse, show the headline
+    /// figures, and serve them.
     Demo(commands::DemoArgs),
 }
 

@@ -6,11 +6,13 @@
 //! Nothing here knows about returns or HTTP: those crates build on this.
 
 pub mod output;
+mod restrict;
 mod rtt;
 mod sqlfile;
 mod tables;
 mod udf;
 
+pub use restrict::{pseudonym, Restriction};
 pub use rtt::{findings_schema, history_schema};
 pub use sqlfile::{SqlFile, SqlParam};
 pub use tables::{TableInfo, VIEWS};
@@ -132,6 +134,34 @@ impl WarehouseContext {
 
     pub fn warehouse(&self) -> &Warehouse {
         &self.warehouse
+    }
+
+    /// The same view and limits with another session.
+    pub(crate) fn with_session(&self, ctx: SessionContext) -> Self {
+        WarehouseContext {
+            ctx,
+            view: self.view.clone(),
+            warehouse: self.warehouse.clone(),
+            limits: self.limits.clone(),
+        }
+    }
+
+    /// A copy for one query: the same tables and data, with a memory pool of
+    /// its own (`bytes`), so one query's use never starves another's. With a
+    /// limit nothing spills to disk: a query that needs more fails.
+    pub fn for_one_query(&self, bytes: Option<usize>) -> Result<Self> {
+        let mut runtime = RuntimeEnvBuilder::new()
+            .with_object_store_registry(self.ctx.runtime_env().object_store_registry.clone());
+        if let Some(b) = bytes {
+            runtime = runtime.with_memory_limit(b, 1.0).with_disk_manager_builder(
+                datafusion::execution::disk_manager::DiskManagerBuilder::default()
+                    .with_mode(datafusion::execution::disk_manager::DiskManagerMode::Disabled),
+            );
+        }
+        let state = datafusion::execution::SessionStateBuilder::new_from_existing(self.ctx.state())
+            .with_runtime_env(Arc::new(runtime.build()?))
+            .build();
+        Ok(self.with_session(SessionContext::new_with_state(state)))
     }
 
     pub fn session(&self) -> &SessionContext {

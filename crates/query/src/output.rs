@@ -117,8 +117,10 @@ impl<W: Write + Send> ResultWriter<W> {
             ResultWriter::Csv(w) => w.write(batch),
             ResultWriter::Json(w) => w.write(batch),
             ResultWriter::JsonLines(w) => w.write(batch),
+            // One row group a batch, so the file streams out as it is made.
             ResultWriter::Parquet(w) => w
                 .write(batch)
+                .and_then(|_| w.flush())
                 .map_err(|e| ArrowError::ExternalError(Box::new(e))),
             ResultWriter::Arrow(w) => w.write(batch),
         }

@@ -1,0 +1,220 @@
+//! JSON endpoints: tables, data-quality findings, the load log, reports,
+//! health and metrics.
+
+use crate::access::Need;
+use crate::{html, ApiError, ApiResult, AppState, Cached};
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Int64Type};
+use icsw_model::Month;
+use serde::Deserialize;
+use std::sync::Arc;
+
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+pub async fn tables(State(state): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult<Response> {
+    let p = state.principal(&headers, Need::Any)?;
+    let snap = state.snapshot().await?;
+    let ctx = state.context(&snap, &p).await?;
+    Ok(axum::Json(ctx.tables().await?).into_response())
+}
+
+/// Batches as JSON rows.
+pub fn json_rows(batches: &[RecordBatch]) -> ApiResult<Vec<u8>> {
+    let mut buf = Vec::new();
+    {
+        let mut w = datafusion::arrow::json::ArrayWriter::new(&mut buf);
+        for b in batches {
+            w.write(b).map_err(|e| ApiError::Internal(e.to_string()))?;
+        }
+        w.finish().map_err(|e| ApiError::Internal(e.to_string()))?;
+    }
+    if buf.is_empty() {
+        buf = b"[]".to_vec();
+    }
+    Ok(buf)
+}
+
+#[derive(Deserialize)]
+pub struct QualityQuery {
+    date: Option<String>,
+    period: Option<String>,
+    trust: Option<String>,
+}
+
+pub async fn quality(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<QualityQuery>,
+) -> ApiResult<Response> {
+    let p = state.principal(&headers, Need::Any)?;
+    let snap = state.snapshot().await?;
+    let scope = match (&q.period, &q.date) {
+        (Some(m), _) => icsw_quality::Scope::Period(
+            Month::parse(m).map_err(|e| ApiError::bad("bad_request", e.to_string()))?,
+        ),
+        (None, Some(d)) => icsw_quality::Scope::Date(
+            d.parse()
+                .map_err(|_| ApiError::bad("bad_request", "date must be YYYY-MM-DD"))?,
+        ),
+        (None, None) => *icsw_quality::default_scopes(snap.full.view())
+            .first()
+            .ok_or_else(|| ApiError::bad("bad_request", "nothing is loaded yet"))?,
+    };
+    let trust = match (&p.trusts, &q.trust) {
+        (Some(ts), Some(t)) if !ts.contains(t) => {
+            return Err(ApiError::Forbidden(format!("trust {t} is not yours")))
+        }
+        (_, Some(t)) => Some(t.clone()),
+        (Some(ts), None) if ts.len() == 1 => Some(ts[0].clone()),
+        _ => None,
+    };
+    let key = format!("quality|{scope}|{trust:?}|{}", AppState::scope_key(&p));
+    if let Some(c) = snap.cached(&key) {
+        return Ok(c.respond(&headers));
+    }
+    let landing = state
+        .options
+        .landing
+        .as_deref()
+        .and_then(icsw_quality::landing);
+    let mut findings = icsw_quality::run(
+        &snap.full,
+        &state.config,
+        scope,
+        trust.as_deref(),
+        landing.as_ref(),
+    )
+    .await?;
+    if let Some(ts) = &p.trusts {
+        findings.retain(|f| ts.contains(&f.trust));
+    }
+    if p.role == crate::Role::Analyst {
+        let key = state.pseudonym_key();
+        for f in &mut findings {
+            f.keys = f
+                .keys
+                .iter()
+                .map(|k| icsw_query::pseudonym(key, k))
+                .collect();
+        }
+    }
+    let body = serde_json::to_vec(&findings).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(snap
+        .keep(key, Cached::new("application/json", body, vec![]))
+        .respond(&headers))
+}
+
+pub async fn loads(State(state): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult<Response> {
+    let p = state.principal(&headers, Need::Any)?;
+    let snap = state.snapshot().await?;
+    let ctx = state.context(&snap, &p).await?;
+    let batches = ctx
+        .collect(
+            "SELECT load_id, trust, extract_date, extracted_at, source_system, outcome, late, \
+             refusal, message, started_at, finished_at, files, rows_read, rows_stored, \
+             rows_quarantined, rows_rejected, rows_warned, rows_superseded \
+             FROM loads ORDER BY load_id",
+        )
+        .await?;
+    Ok(([("content-type", "application/json")], json_rows(&batches)?).into_response())
+}
+
+pub async fn report_list(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    state.principal(&headers, Need::Dashboards)?;
+    Ok(axum::Json(icsw_returns::reports()).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ReportQuery {
+    period: String,
+    trust: Option<String>,
+}
+
+/// Replaces the counts (integer columns) of batches with their suppressed
+/// text; rates and other columns are left as they are.
+pub fn suppressed(batches: Vec<RecordBatch>) -> ApiResult<Vec<RecordBatch>> {
+    use datafusion::arrow::array::{ArrayRef, StringArray};
+    use datafusion::arrow::datatypes::{Field, Schema};
+    let mut out = Vec::new();
+    for b in batches {
+        let mut fields = Vec::new();
+        let mut cols: Vec<ArrayRef> = Vec::new();
+        for (f, c) in b.schema().fields().iter().zip(b.columns()) {
+            if matches!(
+                f.data_type(),
+                DataType::Int64 | DataType::Int32 | DataType::UInt64
+            ) {
+                let c = datafusion::arrow::compute::cast(c, &DataType::Int64)
+                    .map_err(|e| ApiError::Internal(e.to_string()))?;
+                let ints = c.as_primitive::<Int64Type>();
+                let text: StringArray = (0..ints.len())
+                    .map(|i| ints.is_valid(i).then(|| html::suppress(ints.value(i))))
+                    .collect();
+                fields.push(Field::new(f.name(), DataType::Utf8, true));
+                cols.push(Arc::new(text));
+            } else {
+                fields.push(f.as_ref().clone());
+                cols.push(c.clone());
+            }
+        }
+        out.push(
+            RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
+                .map_err(|e| ApiError::Internal(e.to_string()))?,
+        );
+    }
+    Ok(out)
+}
+
+/// A headline report as JSON (counts suppressed for managers).
+pub async fn report(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Query(q): Query<ReportQuery>,
+) -> ApiResult<Response> {
+    let p = state.principal(&headers, Need::Dashboards)?;
+    let period =
+        Month::parse(&q.period).map_err(|e| ApiError::bad("bad_request", e.to_string()))?;
+    if let (Some(ts), Some(t)) = (&p.trusts, &q.trust) {
+        if !ts.contains(t) {
+            return Err(ApiError::Forbidden(format!("trust {t} is not yours")));
+        }
+    }
+    let snap = state.snapshot().await?;
+    let key = format!(
+        "report|{name}|{period}|{:?}|{}",
+        q.trust,
+        AppState::scope_key(&p)
+    );
+    if let Some(c) = snap.cached(&key) {
+        return Ok(c.respond(&headers));
+    }
+    let ctx = state.context(&snap, &p).await?;
+    let df = icsw_returns::report(&ctx, &name, period, q.trust.as_deref()).await?;
+    let mut batches = df.collect().await?;
+    if p.suppressed() {
+        batches = suppressed(batches)?;
+    }
+    Ok(snap
+        .keep(
+            key,
+            Cached::new("application/json", json_rows(&batches)?, vec![]),
+        )
+        .respond(&headers))
+}

@@ -1,0 +1,165 @@
+//! Pages: the layout (NHS colours, readable on a laptop and a phone, no
+//! JavaScript), escaping, small-number suppression and the Making Data
+//! Count icons.
+
+use axum::extract::Query;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use icsw_spc::{Assurance, Direction, PointType};
+use serde::Deserialize;
+
+pub fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// Small-number suppression for managers: 0 shown, 1 to 7 as `*`, others
+/// rounded to the nearest 5.
+pub fn suppress(n: i64) -> String {
+    match n {
+        0 => "0".into(),
+        1..=7 => "*".into(),
+        n => (((n as f64) / 5.0).round() as i64 * 5).to_string(),
+    }
+}
+
+const STYLE: &str = r#"
+body{margin:0;font-family:Arial,Helvetica,sans-serif;color:#212b32;background:#f0f4f5;line-height:1.4}
+header{background:#005eb8;color:#fff;padding:12px 16px}
+header a{color:#fff;text-decoration:none;font-weight:bold;font-size:1.2em}
+nav{background:#003087;padding:6px 16px}
+nav a{color:#fff;margin-right:14px;font-size:.95em}
+main{max-width:1100px;margin:0 auto;padding:12px 16px}
+h1{font-size:1.6em;color:#003087;margin:.4em 0}
+h2{font-size:1.2em;color:#003087;margin:.2em 0}
+.panel{background:#fff;border:1px solid #d8dde0;padding:12px;margin:14px 0}
+.panel svg.chart{width:100%;height:auto;display:block}
+.icons{float:right}
+.icons svg{width:40px;height:40px;margin-left:4px}
+table{border-collapse:collapse;width:100%;font-size:.9em;margin-top:8px}
+th,td{border-bottom:1px solid #d8dde0;padding:4px 6px;text-align:right}
+th:first-child,td:first-child{text-align:left}
+th{background:#e8edee;color:#003087}
+form.filters{background:#fff;border:1px solid #d8dde0;padding:8px 12px}
+form.filters label{margin-right:12px}
+select{max-width:100%}
+.note{color:#4c6272;font-size:.9em}
+.ok{color:#007f3b;font-weight:bold}.held{color:#d5281b;font-weight:bold}
+.scroll{overflow-x:auto}
+@media (max-width:600px){main{padding:8px}h1{font-size:1.3em}table{font-size:.8em}form.filters label{display:block;margin:4px 0}}
+"#;
+
+/// A page in the common layout.
+pub fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{t} - icsw</title><style>{STYLE}</style></head><body>\
+<header><a href=\"/\">icsw</a> <span>Integrated care system warehouse</span></header>\
+<nav><a href=\"/\">Dashboards</a><a href=\"/returns\">Returns</a><a href=\"/api/tables\">Tables</a></nav>\
+<main><h1>{t}</h1>{body}</main></body></html>",
+        t = esc(title)
+    )
+}
+
+fn icon(letter: &str, fill: &str, title: &str) -> String {
+    format!(
+        "<svg viewBox=\"0 0 40 40\" role=\"img\" aria-label=\"{t}\"><title>{t}</title>\
+<circle cx=\"20\" cy=\"20\" r=\"18\" fill=\"{fill}\"/>\
+<text x=\"20\" y=\"26\" font-size=\"16\" text-anchor=\"middle\" fill=\"#fff\" font-family=\"Arial\">{letter}</text></svg>",
+        t = esc(title)
+    )
+}
+
+/// The variation icon of the latest point.
+pub fn variation_icon(t: PointType, d: Direction, last_above_mean: bool) -> String {
+    let hl = if last_above_mean { "H" } else { "L" };
+    match t {
+        PointType::CommonCause => icon("~", "#768692", "Common cause variation"),
+        PointType::Improvement => icon(hl, "#005eb8", "Special cause variation: improvement"),
+        PointType::Concern => icon(hl, "#ed8b00", "Special cause variation: concern"),
+        PointType::Neutral => icon(
+            hl,
+            "#330072",
+            if d == Direction::Neither {
+                "Special cause variation"
+            } else {
+                "Special cause variation: neither"
+            },
+        ),
+    }
+}
+
+pub fn assurance_icon(a: Option<Assurance>) -> String {
+    match a {
+        None => String::new(),
+        Some(Assurance::ConsistentlyPass) => {
+            icon("P", "#005eb8", "The target will consistently be met")
+        }
+        Some(Assurance::ConsistentlyFail) => {
+            icon("F", "#ed8b00", "The target will consistently be missed")
+        }
+        Some(Assurance::Inconsistent) => {
+            icon("?", "#768692", "The target will be inconsistently met")
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    token: Option<String>,
+    /// Where to go once signed in: a path of this server only.
+    next: Option<String>,
+}
+
+/// Sets the token cookie for a browser (`/login?token=...&next=/path`), so
+/// the pages work without JavaScript or custom headers.
+pub async fn login(Query(q): Query<LoginQuery>) -> Response {
+    match q.token {
+        Some(t) if t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => {
+            let mut resp = (StatusCode::SEE_OTHER, "signed in").into_response();
+            let h = resp.headers_mut();
+            let next = q
+                .next
+                .filter(|n| {
+                    n.starts_with('/') && !n.starts_with("//") && !n.contains(['\\', '\r', '\n'])
+                })
+                .unwrap_or_else(|| "/".into());
+            if let Ok(v) = HeaderValue::from_str(&next) {
+                h.insert("location", v);
+            }
+            if let Ok(v) =
+                HeaderValue::from_str(&format!("icsw_token={t}; HttpOnly; SameSite=Lax; Path=/"))
+            {
+                h.insert("set-cookie", v);
+            }
+            resp
+        }
+        _ => Html(page(
+            "Sign in",
+            "<form method=\"get\" action=\"/login\" class=\"filters\"><label>Token \
+<input name=\"token\" type=\"password\"></label><button>Sign in</button></form>",
+        ))
+        .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suppression() {
+        assert_eq!(suppress(0), "0");
+        assert_eq!(suppress(1), "*");
+        assert_eq!(suppress(7), "*");
+        assert_eq!(suppress(8), "10");
+        assert_eq!(suppress(12), "10");
+        assert_eq!(suppress(13), "15");
+        assert_eq!(suppress(1234), "1235");
+        assert_eq!(esc("<a&\"'>"), "&lt;a&amp;&quot;&#39;&gt;");
+    }
+}
