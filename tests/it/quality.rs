@@ -130,19 +130,31 @@ async fn each_generated_fault_is_found_exactly() {
     // The refused extracts of 4 November hold October's returns: their
     // covers reach back into October.
     let view = fx.wh.current().await.unwrap().view();
-    let reasons = icsw_quality::gate_reasons(
-        &fx.wh,
-        &fx.config,
-        &view,
-        Month::parse("2026-10").unwrap(),
-        None,
-    )
-    .await
-    .unwrap();
+    let ctx = WarehouseContext::new(&fx.wh, view, &fx.config, &Limits::default())
+        .await
+        .unwrap();
+    let october = Month::parse("2026-10").unwrap();
+    let reasons = icsw_quality::gate_reasons(&ctx, &fx.config, october, None)
+        .await
+        .unwrap();
     assert_eq!(reasons.len(), 3, "{reasons:?}");
     assert!(reasons
         .iter()
         .all(|r| r.contains("completeness.extract_refused")));
+    // The gate runs only the error checks: the same errors as every check.
+    let all = icsw_quality::run(&ctx, &fx.config, Scope::Period(october), None, None)
+        .await
+        .unwrap();
+    let mut errors: Vec<String> = all
+        .iter()
+        .filter(|f| f.severity == icsw_quality::Severity::Error)
+        .filter(|f| f.check_id != "completeness.period_incomplete")
+        .map(|f| format!("{}: {} ({})", f.trust, f.message, f.check_id))
+        .collect();
+    let mut gate = reasons.clone();
+    errors.sort();
+    gate.sort();
+    assert_eq!(gate, errors);
     let req = icsw_returns::ReturnRequest {
         kind: icsw_returns::ReturnKind::Ae,
         period: Month::parse("2026-10").unwrap(),

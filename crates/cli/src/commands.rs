@@ -388,15 +388,11 @@ async fn write_return(w: &Warehouse, config: &IcsConfig, a: &ReturnArgs) -> Resu
         },
         allow_incomplete: a.allow_incomplete,
     };
-    let view = icsw_returns::AsAt {
-        date: a.as_at.as_at,
-        load: a.as_at.as_at_load,
-    }
-    .view(w)
-    .await
-    .map_err(returns_failure)?;
+    // One session for the gate and the return.
+    let view = req.as_at.view(w).await.map_err(returns_failure)?;
+    let ctx = WarehouseContext::new(w, view, config, &Limits::default()).await?;
     let held_by =
-        icsw_quality::gate_reasons(w, config, &view, req.period, req.trust.as_deref()).await?;
+        icsw_quality::gate_reasons(&ctx, config, req.period, req.trust.as_deref()).await?;
     match &a.out {
         Some(path) => {
             // Written beside the target and renamed: a reader never sees
@@ -406,7 +402,7 @@ async fn write_return(w: &Warehouse, config: &IcsConfig, a: &ReturnArgs) -> Resu
                 std::fs::File::create(&tmp)
                     .with_context(|| format!("creating {}", tmp.display()))?,
             );
-            let result = icsw_returns::write_return(w, config, &req, held_by, &mut f).await;
+            let result = icsw_returns::write_return_in(&ctx, config, &req, held_by, &mut f).await;
             let provenance = match result {
                 Ok(p) => p,
                 Err(e) => {
@@ -433,7 +429,7 @@ async fn write_return(w: &Warehouse, config: &IcsConfig, a: &ReturnArgs) -> Resu
         }
         None => {
             let mut out = std::io::BufWriter::new(std::io::stdout());
-            let provenance = icsw_returns::write_return(w, config, &req, held_by, &mut out)
+            let provenance = icsw_returns::write_return_in(&ctx, config, &req, held_by, &mut out)
                 .await
                 .map_err(returns_failure)?;
             out.flush()?;
@@ -674,7 +670,9 @@ async fn demo(w: &Warehouse, config: &IcsConfig, a: &DemoArgs) -> Result<(), Fai
             as_at: Default::default(),
             allow_incomplete: false,
         };
-        let (_, p) = icsw_returns::prepare(w, config, &req, vec![]).await?;
+        // As `icsw return` would: completeness and the data-quality gate.
+        let held_by = icsw_quality::gate_reasons(&ctx, config, period, None).await?;
+        let p = icsw_returns::provenance(ctx.view(), config, &req, held_by)?;
         writeln!(
             out,
             "  {:<9} {}",

@@ -1,7 +1,7 @@
 //! Running every check for a scope.
 
 use crate::volume::band;
-use crate::{check_info, Finding, QualityConfig, Result, Scope};
+use crate::{check_info, Finding, QualityConfig, Result, Scope, Severity};
 use chrono::{Datelike, Duration, NaiveDate, Utc};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{Date32Type, Int64Type};
@@ -267,6 +267,26 @@ pub async fn run(
             &b.feed,
         ))
     });
+    Ok(out)
+}
+
+/// The error-severity findings of a month, and only those: what the
+/// publication gate needs, without the cost of every warning check.
+/// `completeness.period_incomplete` is left to the returns' own
+/// completeness.
+pub(crate) async fn gate_findings(
+    ctx: &WarehouseContext,
+    config: &IcsConfig,
+    m: Month,
+    trust: Option<&str>,
+) -> Result<Vec<Finding>> {
+    let q = QualityConfig::from(config)?;
+    let mut out = state_checks(ctx, config, &q, Scope::Period(m), trust, None);
+    out.extend(rtt_return_checks(ctx, config, m, trust, false).await?);
+    out.retain(|f| f.severity == Severity::Error);
+    for f in &mut out {
+        f.scope = Scope::Period(m);
+    }
     Ok(out)
 }
 
@@ -584,7 +604,7 @@ async fn period_checks(
             ));
         }
     }
-    out.extend(rtt_return_checks(ctx, config, m, trust).await?);
+    out.extend(rtt_return_checks(ctx, config, m, trust, true).await?);
     Ok(out)
 }
 
@@ -740,14 +760,18 @@ async fn monthly_volume(
 
 /// The RTT return for the month and the one before, registered for the
 /// checks NHS England runs on a return.
-async fn rtt_return_checks(
+/// The RTT return checks for month `m`. Without `with_prev` the month
+/// before is taken as empty: only the checks of the month alone (the errors)
+/// are then meaningful.
+pub(crate) async fn rtt_return_checks(
     ctx: &WarehouseContext,
     config: &IcsConfig,
     m: Month,
     trust: Option<&str>,
+    with_prev: bool,
 ) -> Result<Vec<Finding>> {
-    // A session of its own, so the return tables never meet another query.
-    let own = WarehouseContext::new_like(ctx, config).await?;
+    // A catalog of its own, so the return tables never meet another query.
+    let own = ctx.fork().await?;
     for (name, month) in [("rtt_return_now", m), ("rtt_return_prev", m.prev())] {
         let req = icsw_returns::ReturnRequest {
             kind: ReturnKind::Rtt,
@@ -758,7 +782,11 @@ async fn rtt_return_checks(
         };
         let df = icsw_returns::return_frame(&own, &req).await?;
         let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
-        let batches = df.collect().await.map_err(icsw_query::Error::from)?;
+        let batches = if name == "rtt_return_prev" && !with_prev {
+            vec![]
+        } else {
+            df.collect().await.map_err(icsw_query::Error::from)?
+        };
         let t = datafusion::datasource::MemTable::try_new(schema, vec![batches])
             .map_err(icsw_query::Error::from)?;
         own.session()

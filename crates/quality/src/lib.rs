@@ -234,19 +234,20 @@ impl Finding {
 }
 
 /// The error-severity findings that hold a return for `period`, as reasons
-/// (completeness is the returns crate's own; these are the rest).
+/// (completeness is the returns crate's own; these are the rest): refused
+/// extracts touching the month, and the RTT return's own errors (Part_2A
+/// over Part_2, a wrong C_999 total). Only the error checks run. `ctx` is a
+/// session over the view the return is made from.
 pub async fn gate_reasons(
-    warehouse: &Warehouse,
+    ctx: &WarehouseContext,
     config: &IcsConfig,
-    view: &View,
     period: Month,
     trust: Option<&str>,
 ) -> Result<Vec<String>> {
-    let ctx = WarehouseContext::new(warehouse, view.clone(), config, &Default::default()).await?;
-    let findings = run(&ctx, config, Scope::Period(period), trust, None).await?;
+    let findings = checks::gate_findings(ctx, config, period, trust).await?;
     Ok(findings
         .into_iter()
-        .filter(|f| f.severity == Severity::Error && f.check_id != "completeness.period_incomplete")
+        .filter(|f| f.check_id != "completeness.period_incomplete")
         .map(|f| format!("{}: {} ({})", f.trust, f.message, f.check_id))
         .collect())
 }

@@ -126,10 +126,27 @@ impl WarehouseContext {
         })
     }
 
-    /// A new session over the same view (for work that registers tables of
-    /// its own).
-    pub async fn new_like(&self, config: &IcsConfig) -> Result<Self> {
-        Self::new(&self.warehouse, (*self.view).clone(), config, &self.limits).await
+    /// A session with the same tables, table functions and caches (the RTT
+    /// walk is not done again) but a catalog of its own, for work that
+    /// registers tables of its own without them meeting anyone else's query.
+    pub async fn fork(&self) -> Result<Self> {
+        let full = &self.ctx;
+        let ctx = SessionContext::new_with_config_rt(full.copied_config(), full.runtime_env());
+        udf::register(&ctx);
+        let state = full.state();
+        for (name, f) in state.table_functions() {
+            ctx.register_udtf(name, f.function().clone());
+        }
+        let schema = full
+            .catalog("datafusion")
+            .and_then(|c| c.schema("public"))
+            .ok_or_else(|| Error::Query("the session has no default schema".into()))?;
+        for name in schema.table_names() {
+            if let Some(t) = schema.table(&name).await? {
+                ctx.register_table(name.as_str(), t)?;
+            }
+        }
+        Ok(self.with_session(ctx))
     }
 
     pub fn warehouse(&self) -> &Warehouse {

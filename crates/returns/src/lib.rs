@@ -200,13 +200,24 @@ pub async fn prepare(
     req: &ReturnRequest,
     held_by: Vec<String>,
 ) -> Result<(View, Provenance)> {
+    let view = req.as_at.view(warehouse).await?;
+    let provenance = provenance(&view, config, req, held_by)?;
+    Ok((view, provenance))
+}
+
+/// A return's provenance and gate over `view` (the view `req.as_at` gives).
+pub fn provenance(
+    view: &View,
+    config: &IcsConfig,
+    req: &ReturnRequest,
+    held_by: Vec<String>,
+) -> Result<Provenance> {
     if let Some(t) = &req.trust {
         if config.trust(t).is_none() {
             return Err(Error::Invalid(format!("trust {t} is not configured")));
         }
     }
-    let view = req.as_at.view(warehouse).await?;
-    let trusts = completeness(&view, config, req.kind, req.period, req.trust.as_deref());
+    let trusts = completeness(view, config, req.kind, req.period, req.trust.as_deref());
     let mut reasons: Vec<String> = trusts
         .iter()
         .flat_map(|t| t.reasons.iter().map(move |r| format!("{}: {r}", t.trust)))
@@ -224,7 +235,7 @@ pub async fn prepare(
         written_anyway: false,
         trusts,
     };
-    Ok((view, provenance))
+    Ok(provenance)
 }
 
 /// Writes a return as CSV (returns spec: UTF-8, LF, RFC 4180 quoting only
@@ -238,16 +249,41 @@ pub async fn write_return(
     held_by: Vec<String>,
     out: &mut (dyn Write + Send),
 ) -> Result<Provenance> {
-    let (view, mut provenance) = prepare(warehouse, config, req, held_by).await?;
-    if !provenance.complete {
-        if !req.allow_incomplete {
-            return Err(Error::Held(Box::new(provenance)));
-        }
-        provenance.written_anyway = true;
-    }
+    let view = req.as_at.view(warehouse).await?;
     let ctx = WarehouseContext::new(warehouse, view, config, &Limits::default()).await?;
-    write_csv(&ctx, req, out).await?;
+    write_return_in(&ctx, config, req, held_by, out).await
+}
+
+/// [`write_return`] in a session already open over the view `req.as_at`
+/// gives (so the gate and the return share one RTT walk).
+pub async fn write_return_in(
+    ctx: &WarehouseContext,
+    config: &IcsConfig,
+    req: &ReturnRequest,
+    held_by: Vec<String>,
+    out: &mut (dyn Write + Send),
+) -> Result<Provenance> {
+    let provenance = gated(ctx.view(), config, req, held_by)?;
+    write_csv(ctx, req, out).await?;
     Ok(provenance)
+}
+
+/// The provenance, or `Held` when the gate holds the return and
+/// `allow_incomplete` is off.
+pub fn gated(
+    view: &View,
+    config: &IcsConfig,
+    req: &ReturnRequest,
+    held_by: Vec<String>,
+) -> Result<Provenance> {
+    let mut p = provenance(view, config, req, held_by)?;
+    if !p.complete {
+        if !req.allow_incomplete {
+            return Err(Error::Held(Box::new(p)));
+        }
+        p.written_anyway = true;
+    }
+    Ok(p)
 }
 
 /// Plans a return's SQL over a session (no gate).

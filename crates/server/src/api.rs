@@ -73,14 +73,7 @@ pub async fn quality(
             .first()
             .ok_or_else(|| ApiError::bad("bad_request", "nothing is loaded yet"))?,
     };
-    let trust = match (&p.trusts, &q.trust) {
-        (Some(ts), Some(t)) if !ts.contains(t) => {
-            return Err(ApiError::Forbidden(format!("trust {t} is not yours")))
-        }
-        (_, Some(t)) => Some(t.clone()),
-        (Some(ts), None) if ts.len() == 1 => Some(ts[0].clone()),
-        _ => None,
-    };
+    let trust = crate::trust_asked(&p, q.trust.as_deref())?;
     let key = format!("quality|{scope}|{trust:?}|{}", AppState::scope_key(&p));
     if let Some(c) = snap.cached(&key) {
         return Ok(c.respond(&headers));
@@ -191,22 +184,18 @@ pub async fn report(
     let p = state.principal(&headers, Need::Dashboards)?;
     let period =
         Month::parse(&q.period).map_err(|e| ApiError::bad("bad_request", e.to_string()))?;
-    if let (Some(ts), Some(t)) = (&p.trusts, &q.trust) {
-        if !ts.contains(t) {
-            return Err(ApiError::Forbidden(format!("trust {t} is not yours")));
-        }
-    }
+    let trust = crate::trust_asked(&p, q.trust.as_deref())?;
     let snap = state.snapshot().await?;
     let key = format!(
         "report|{name}|{period}|{:?}|{}",
-        q.trust,
+        trust,
         AppState::scope_key(&p)
     );
     if let Some(c) = snap.cached(&key) {
         return Ok(c.respond(&headers));
     }
     let ctx = state.context(&snap, &p).await?;
-    let df = icsw_returns::report(&ctx, &name, period, q.trust.as_deref()).await?;
+    let df = icsw_returns::report(&ctx, &name, period, trust.as_deref()).await?;
     let mut batches = df.collect().await?;
     if p.suppressed() {
         batches = suppressed(batches)?;

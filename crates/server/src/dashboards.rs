@@ -231,22 +231,13 @@ pub async fn page(
         .ok_or(ApiError::NotFound)?;
     let snap = state.snapshot().await?;
     // The series: one trust, or the ICS. A trust-scoped token sees its own.
-    let trust = match (
-        &p.trusts,
-        q.trust.as_deref().filter(|t| !t.is_empty() && *t != "ICS"),
-    ) {
-        (Some(ts), Some(t)) if !ts.iter().any(|x| x == t) => {
-            return Err(ApiError::Forbidden(format!("trust {t} is not yours")))
+    let asked = q.trust.as_deref().filter(|t| !t.is_empty() && *t != "ICS");
+    if let Some(t) = asked {
+        if state.config.trust(t).is_none() {
+            return Err(ApiError::bad("bad_request", format!("no trust {t}")));
         }
-        (_, Some(t)) => {
-            if state.config.trust(t).is_none() {
-                return Err(ApiError::bad("bad_request", format!("no trust {t}")));
-            }
-            Some(t.to_string())
-        }
-        (Some(ts), None) => ts.first().cloned(),
-        (None, None) => None,
-    };
+    }
+    let trust = crate::trust_asked(&p, asked)?.or_else(|| p.trusts.as_ref()?.first().cloned());
     let latest = icsw_quality::default_scopes(snap.full.view())
         .into_iter()
         .find_map(|s| match s {

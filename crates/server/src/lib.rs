@@ -342,23 +342,8 @@ impl AppState {
         let Some(access) = &self.access else {
             return Ok(Principal::open());
         };
-        let token = headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::to_string)
-            .or_else(|| {
-                headers
-                    .get("cookie")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|c| {
-                        c.split(';')
-                            .find_map(|kv| kv.trim().strip_prefix("icsw_token="))
-                            .map(str::to_string)
-                    })
-            })
-            .ok_or(ApiError::Unauthorized)?;
-        let p = authenticate(access, token.trim()).ok_or(ApiError::Unauthorized)?;
+        let token = presented_token(headers).ok_or(ApiError::Unauthorized)?;
+        let p = authenticate(access, token).ok_or(ApiError::Unauthorized)?;
         if !p.may(need) {
             return Err(ApiError::Forbidden(format!(
                 "the {} role may not do this",
@@ -437,6 +422,39 @@ impl AppState {
     }
 }
 
+/// The trust a request is about: the one asked for (403 when the token is
+/// scoped to others), else a single-trust token's own, else none (all the
+/// token may see).
+pub fn trust_asked(p: &Principal, asked: Option<&str>) -> ApiResult<Option<String>> {
+    match (&p.trusts, asked) {
+        (Some(ts), Some(t)) if !ts.iter().any(|x| x == t) => {
+            Err(ApiError::Forbidden(format!("trust {t} is not yours")))
+        }
+        (_, Some(t)) => Ok(Some(t.to_string())),
+        (Some(ts), None) if ts.len() == 1 => Ok(Some(ts[0].clone())),
+        _ => Ok(None),
+    }
+}
+
+/// The token a request carries: `Authorization: Bearer <token>`, or the
+/// `icsw_token` cookie `/login` sets.
+fn presented_token(headers: &HeaderMap) -> Option<&str> {
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let cookie = || {
+        headers
+            .get("cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|c| {
+                c.split(';')
+                    .find_map(|kv| kv.trim().strip_prefix("icsw_token="))
+            })
+    };
+    bearer.or_else(cookie).map(str::trim)
+}
+
 /// Times and counts every request, and writes the audit log.
 async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let start = Instant::now();
@@ -447,29 +465,14 @@ async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -
         .unwrap_or_else(|| "unmatched".into());
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
-    let who = state
-        .access
-        .as_ref()
-        .and_then(|a| {
-            let h = req.headers();
-            h.get("authorization")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .map(str::to_string)
-                .or_else(|| {
-                    h.get("cookie").and_then(|v| v.to_str().ok()).and_then(|c| {
-                        c.split(';')
-                            .find_map(|kv| kv.trim().strip_prefix("icsw_token="))
-                            .map(str::to_string)
-                    })
-                })
-                .map(|t| (a, t))
-        })
-        .map(|(a, t)| {
-            authenticate(a, t.trim())
+    let who = state.access.as_ref().and_then(|a| {
+        let t = presented_token(req.headers())?;
+        Some(
+            authenticate(a, t)
                 .map(|p| (p.name, p.role.name().to_string()))
-                .unwrap_or_else(|| ("(invalid token)".into(), "none".into()))
-        });
+                .unwrap_or_else(|| ("(invalid token)".into(), "none".into())),
+        )
+    });
     let resp = next.run(req).await;
     let elapsed = start.elapsed();
     state

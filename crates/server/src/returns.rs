@@ -75,11 +75,7 @@ pub async fn download(
         _ => return Err(ApiError::NotFound),
     };
     let period = Month::parse(period).map_err(|e| ApiError::bad("bad_request", e.to_string()))?;
-    if let (Some(ts), Some(t)) = (&p.trusts, &q.trust) {
-        if !ts.contains(t) {
-            return Err(ApiError::Forbidden(format!("trust {t} is not yours")));
-        }
-    }
+    let trust = crate::trust_asked(&p, q.trust.as_deref())?;
     let as_at = AsAt {
         date: match &q.as_at {
             None => None,
@@ -93,10 +89,7 @@ pub async fn download(
     let req = ReturnRequest {
         kind,
         period,
-        trust: q.trust.clone().or_else(|| match &p.trusts {
-            Some(ts) if ts.len() == 1 => Some(ts[0].clone()),
-            _ => None,
-        }),
+        trust,
         as_at,
         allow_incomplete: q.allow_incomplete.unwrap_or(false),
     };
@@ -111,28 +104,24 @@ pub async fn download(
     if let Some(c) = snap.cached(&key) {
         return Ok(c.respond(&headers));
     }
-    // The same path as `icsw return`: the view, the data-quality gate, the
-    // completeness of returns, then the return's SQL.
+    // The same path as `icsw return`: the as-at view, the data-quality gate
+    // and the completeness of returns, then the return's SQL, in one session
+    // over the whole data (the gate is never restricted).
     let view = req.as_at.view(&state.warehouse).await?;
-    let held_by = icsw_quality::gate_reasons(
-        &state.warehouse,
-        &state.config,
-        &view,
-        period,
-        req.trust.as_deref(),
-    )
-    .await?;
-    let (view, mut provenance) =
-        icsw_returns::prepare(&state.warehouse, &state.config, &req, held_by).await?;
-    if !provenance.complete {
-        if !req.allow_incomplete {
-            return Err(ApiError::Held(
-                provenance.reasons.clone(),
-                Box::new(provenance),
-            ));
-        }
-        provenance.written_anyway = true;
-    }
+    let base = if view.cache_key() == snap.full.view().cache_key() {
+        snap.full.clone()
+    } else {
+        icsw_query::WarehouseContext::new(
+            &state.warehouse,
+            view,
+            &state.config,
+            &Default::default(),
+        )
+        .await?
+    };
+    let held_by =
+        icsw_quality::gate_reasons(&base, &state.config, period, req.trust.as_deref()).await?;
+    let provenance = icsw_returns::gated(base.view(), &state.config, &req, held_by)?;
     let mut h = HeaderMap::new();
     provenance_headers(&mut h, &provenance);
     let extra: Vec<(String, String)> = h
@@ -147,17 +136,6 @@ pub async fn download(
             extra,
         )
     } else {
-        let base = if view.cache_key() == snap.full.view().cache_key() {
-            snap.full.clone()
-        } else {
-            icsw_query::WarehouseContext::new(
-                &state.warehouse,
-                view,
-                &state.config,
-                &Default::default(),
-            )
-            .await?
-        };
         let r = p.restriction(state.pseudonym_key());
         let ctx = if r.is_none() {
             base

@@ -380,3 +380,141 @@ fn returns_are_written_with_provenance_held_by_the_gate_and_reproducible_as_at_a
     let o = icsw(d, &["report", "nope", "--period", "2026-10"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// A GET over a plain TCP connection: the status line and the body.
+fn http_get(addr: &str, path: &str, token: Option<&str>) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(300))).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("response");
+    let status = out.lines().next().unwrap_or_default().to_string();
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Starts a serving command and waits for its address.
+struct Serving(std::process::Child, String);
+
+impl Serving {
+    fn start(dir: &Path, args: &[&str]) -> Serving {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_icsw"))
+            .args(args)
+            .current_dir(dir)
+            .env_remove("ICSW_WAREHOUSE")
+            .env_remove("ICSW_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("icsw runs");
+        let mut printed = String::new();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines
+                .next()
+                .unwrap_or_else(|| panic!("icsw {args:?} stopped before serving: {printed}"))
+                .unwrap();
+            printed.push_str(&line);
+            printed.push('\n');
+            if let Some(rest) = line.strip_prefix("Serving at http://") {
+                break rest.split('/').next().unwrap().to_string();
+            }
+        };
+        // Keep draining stdout so the server never blocks on it.
+        std::thread::spawn(move || for _ in lines {});
+        Serving(child, addr)
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn demo_loads_shows_the_figures_and_serves_them_on_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    generate_all(dir.path(), "landing", "2026-11-01", "2026-11-02", "45");
+    let s = Serving::start(
+        dir.path(),
+        &["demo", "--landing", "landing", "--addr", "127.0.0.1:0"],
+    );
+    assert!(s.1.starts_with("127.0.0.1:"), "{}", s.1);
+    let (status, body) = http_get(&s.1, "/healthz", None);
+    assert!(status.contains("200"), "{status}");
+    assert_eq!(body, "ok");
+    // Open mode: no token needed, and it says so.
+    let (status, body) = http_get(&s.1, "/", None);
+    assert!(status.contains("200"), "{status}");
+    assert!(body.contains("Open mode"));
+    let (status, body) = http_get(&s.1, "/dashboards/ae", None);
+    assert!(status.contains("200"), "{status}");
+    assert!(body.contains("<svg class=\"chart\""));
+    // And with --no-serve it prints and stops.
+    let out = ok(dir.path(), &["demo", "--landing", "landing", "--no-serve"]);
+    assert!(out.contains("Statutory returns for 2026-10"), "{out}");
+    assert!(!out.contains("Serving at"));
+}
+
+#[test]
+fn tokens_are_made_for_the_configuration_and_serve_refuses_to_listen_openly() {
+    let dir = tempfile::tempdir().unwrap();
+    generate_all(dir.path(), "landing", "2026-11-01", "2026-11-01", "35");
+    ok(dir.path(), &["load", "--landing", "landing"]);
+    // No [access]: only the loopback address.
+    let o = icsw(dir.path(), &["serve", "--addr", "0.0.0.0:0"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("without access control"));
+    let o = icsw(dir.path(), &["token", "--role", "boss", "--name", "x"]);
+    assert_eq!(o.status.code(), Some(2));
+
+    let out = ok(
+        dir.path(),
+        &[
+            "token",
+            "--role",
+            "analyst",
+            "--name",
+            "ryj-analysts",
+            "--trusts",
+            "RYJ",
+        ],
+    );
+    let token = out
+        .lines()
+        .find_map(|l| l.strip_prefix("token: "))
+        .unwrap()
+        .to_string();
+    assert!(!out.contains(&format!("sha256 = \"{token}\"")));
+    let section = &out[out.find("[[access.token]]").unwrap()..];
+    std::fs::write(
+        dir.path().join("icsw.toml"),
+        format!("[access]\npseudonym_key = \"k\"\naudit_log = \"audit.log\"\n{section}"),
+    )
+    .unwrap();
+    let s = Serving::start(dir.path(), &["serve", "--addr", "127.0.0.1:0"]);
+    let (status, _) = http_get(&s.1, "/api/loads", None);
+    assert!(status.contains("401"), "{status}");
+    let (status, body) = http_get(&s.1, "/api/loads", Some(&token));
+    assert!(status.contains("200"), "{status}");
+    assert!(body.contains("\"trust\":\"RYJ\""), "{body}");
+    let (status, _) = http_get(&s.1, "/dashboards/ae", Some(&token));
+    assert!(status.contains("403"), "{status}");
+    let audit = std::fs::read_to_string(dir.path().join("audit.log")).unwrap();
+    assert!(audit.contains("\"token\":\"ryj-analysts\""));
+    assert!(!audit.contains(&token));
+}

@@ -1,0 +1,346 @@
+//! A year of generated data for four trusts (about 1 M A&E attendances,
+//! 5 M outpatient appointments and 1.5 M RTT events), and on it:
+//!
+//! - `returns`: all three statutory returns for one month, as
+//!   `icsw return` makes them (the data-quality gate, then the return's
+//!   SQL), cold and warm, with the peak memory;
+//! - `quality`: the data-quality checks for a month and for a night;
+//! - `serve`: a bounded load test of the HTTP server on loopback, 50
+//!   clients on dashboards and 5 on SQL for 30 seconds.
+//!
+//! How to run: `cargo bench -p icsw-tests --bench year` (release build);
+//! `-- returns`, `-- quality` or `-- serve` for one of them. The warehouse is
+//! built once under `ICSW_BENCH_DIR` (default: the system temp directory)
+//! and reused. Each measure runs in a child process, so its peak resident
+//! memory (VmHWM) is its own.
+
+use icsw_model::{IcsConfig, Month};
+use icsw_query::WarehouseContext;
+use icsw_returns::{AsAt, ReturnKind, ReturnRequest};
+use icsw_store::Warehouse;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const TRUSTS: [&str; 4] = ["RYJ", "RQM", "R1K", "RAS"];
+const NIGHT: &str = "2026-11-01";
+const PERIOD: &str = "2026-10";
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Generates and loads the year once; later runs reuse it.
+fn prepare(dir: &Path) -> Warehouse {
+    let warehouse = dir.join("warehouse");
+    let ready = dir.join("ready");
+    if !ready.exists() {
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir).expect("bench dir");
+        let landing = dir.join("landing");
+        let night = NIGHT.parse().expect("date");
+        let mut opts = icsw_generate::Options::new(&TRUSTS, night, night);
+        opts.history_days = 364;
+        // A&E attendances per trust per day: 4 trusts x 365 days x 685 = 1.0 M.
+        opts.scale = 685.0;
+        let t = Instant::now();
+        let report = icsw_generate::generate(&landing, &opts).expect("generate");
+        println!(
+            "generated {} rows in {:.0} s",
+            report.rows,
+            t.elapsed().as_secs_f64()
+        );
+        let wh = Warehouse::open(warehouse.to_str().expect("utf8")).expect("warehouse");
+        let t = Instant::now();
+        let r = runtime()
+            .block_on(icsw_ingest::load_all(
+                &icsw_ingest::Landing::new(&landing),
+                &wh,
+                &IcsConfig::default(),
+                &icsw_ingest::NoProgress,
+            ))
+            .expect("load");
+        assert!(r.loads.iter().all(|l| l.refusal.is_none()));
+        let rows: u64 = r.loads.iter().map(|l| l.rows_read()).sum();
+        println!("loaded {rows} rows in {:.0} s", t.elapsed().as_secs_f64());
+        std::fs::write(&ready, "").expect("ready");
+    }
+    Warehouse::open(warehouse.to_str().expect("utf8")).expect("warehouse")
+}
+
+fn request(kind: ReturnKind) -> ReturnRequest {
+    ReturnRequest {
+        kind,
+        period: Month::parse(PERIOD).expect("month"),
+        trust: None,
+        as_at: AsAt::default(),
+        allow_incomplete: false,
+    }
+}
+
+/// The three returns as `icsw return` makes them (a session over the
+/// view, the data-quality gate, the return), each in a new session unless
+/// `shared` is given (as the server holds one per warehouse version); the
+/// seconds each took and the bytes written.
+async fn three_returns(
+    wh: &Warehouse,
+    config: &IcsConfig,
+    shared: Option<&WarehouseContext>,
+) -> Vec<(ReturnKind, f64, usize)> {
+    let mut out = Vec::new();
+    for kind in ReturnKind::ALL {
+        let t = Instant::now();
+        let req = request(kind);
+        let ctx = match shared {
+            Some(c) => c.clone(),
+            None => {
+                let view = req.as_at.view(wh).await.expect("view");
+                WarehouseContext::new(wh, view, config, &Default::default())
+                    .await
+                    .expect("session")
+            }
+        };
+        let held = icsw_quality::gate_reasons(&ctx, config, req.period, None)
+            .await
+            .expect("gate");
+        let mut csv = Vec::new();
+        icsw_returns::write_return_in(&ctx, config, &req, held, &mut csv)
+            .await
+            .expect("return");
+        out.push((kind, t.elapsed().as_secs_f64(), csv.len()));
+    }
+    out
+}
+
+fn child_returns(wh: &Warehouse) {
+    let config = IcsConfig::default();
+    let rt = runtime();
+    let show = |label: &str, r: &[(ReturnKind, f64, usize)]| {
+        let total: f64 = r.iter().map(|x| x.1).sum();
+        let each: Vec<String> = r
+            .iter()
+            .map(|(k, s, b)| format!("{} {s:.2} s ({b} bytes)", k.name()))
+            .collect();
+        println!("{label:<40} {total:>6.2} s   {}", each.join(", "));
+    };
+    let median = |runs: &mut Vec<Vec<(ReturnKind, f64, usize)>>| {
+        runs.sort_by(|a, b| {
+            let s = |r: &Vec<(ReturnKind, f64, usize)>| r.iter().map(|x| x.1).sum::<f64>();
+            s(a).total_cmp(&s(b))
+        });
+        runs[runs.len() / 2].clone()
+    };
+    let cold = rt.block_on(three_returns(wh, &config, None));
+    show("cold: first in the process", &cold);
+    let mut runs: Vec<_> = (0..3)
+        .map(|_| rt.block_on(three_returns(wh, &config, None)))
+        .collect();
+    show("warm: a new session each (icsw return)", &median(&mut runs));
+    let ctx = rt
+        .block_on(WarehouseContext::latest(wh, &config))
+        .expect("session");
+    show(
+        "one session: first (server, new version)",
+        &rt.block_on(three_returns(wh, &config, Some(&ctx))),
+    );
+    let mut runs: Vec<_> = (0..3)
+        .map(|_| rt.block_on(three_returns(wh, &config, Some(&ctx))))
+        .collect();
+    show("one session: warm (median of 3)", &median(&mut runs));
+    println!("peak resident memory {:.0} MB", peak_rss_mb());
+}
+
+fn child_quality(wh: &Warehouse) {
+    let config = IcsConfig::default();
+    let rt = runtime();
+    let ctx = rt
+        .block_on(WarehouseContext::latest(wh, &config))
+        .expect("session");
+    for scope in [
+        icsw_quality::Scope::Period(Month::parse(PERIOD).expect("month")),
+        icsw_quality::Scope::Date(NIGHT.parse().expect("date")),
+    ] {
+        for round in ["cold", "warm"] {
+            let t = Instant::now();
+            let f = rt
+                .block_on(icsw_quality::run(&ctx, &config, scope, None, None))
+                .expect("checks");
+            let errors = f
+                .iter()
+                .filter(|x| x.severity == icsw_quality::Severity::Error)
+                .count();
+            println!(
+                "checks for {scope:<10} {round}: {:>6.2} s, {} findings ({errors} errors)",
+                t.elapsed().as_secs_f64(),
+                f.len()
+            );
+        }
+    }
+    println!("peak resident memory {:.0} MB", peak_rss_mb());
+}
+
+struct Latencies(Vec<Duration>);
+
+impl Latencies {
+    fn pct(&mut self, p: f64) -> f64 {
+        self.0.sort();
+        if self.0.is_empty() {
+            return 0.0;
+        }
+        let i = ((self.0.len() as f64 * p).ceil() as usize).clamp(1, self.0.len()) - 1;
+        self.0[i].as_secs_f64() * 1000.0
+    }
+}
+
+fn child_serve(wh: &Warehouse) {
+    let rt = runtime();
+    let secs: u64 = std::env::var("ICSW_BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30);
+    rt.block_on(async {
+        let state = icsw_server::AppState::new(
+            wh.clone(),
+            IcsConfig::default(),
+            icsw_server::ServerOptions::default(),
+        )
+        .expect("state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(icsw_server::serve(state, listener));
+        let mut pages = Vec::new();
+        for d in ["ae", "rtt", "long_waits", "activity", "quality"] {
+            for t in ["ICS", "RYJ", "RQM", "R1K", "RAS"] {
+                pages.push(format!("{base}/dashboards/{d}?trust={t}"));
+            }
+        }
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()
+            .expect("client");
+        // Warm: each page once (the first render of each runs its queries).
+        let t = Instant::now();
+        for p in &pages {
+            let r = client.get(p).send().await.expect("get");
+            assert!(r.status().is_success(), "{p}: {}", r.status());
+            r.bytes().await.expect("body");
+        }
+        println!(
+            "first render of {} dashboard pages: {:.1} s",
+            pages.len(),
+            t.elapsed().as_secs_f64()
+        );
+        let until = Instant::now() + Duration::from_secs(secs);
+        let mut tasks = Vec::new();
+        for c in 0..50usize {
+            let (client, pages) = (client.clone(), pages.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::new();
+                let mut i = c;
+                while Instant::now() < until {
+                    let t = Instant::now();
+                    let r = client.get(&pages[i % pages.len()]).send().await.expect("get");
+                    assert!(r.status().is_success());
+                    r.bytes().await.expect("body");
+                    lat.push(t.elapsed());
+                    i += 7;
+                }
+                (false, lat)
+            }));
+        }
+        let queries = [
+            "SELECT trust, count(*) AS n FROM ae_attendances GROUP BY trust",
+            "SELECT trust, treatment_function_code, count(*) AS n FROM outpatient_appointments \
+             WHERE appointment_date >= DATE '2026-10-01' GROUP BY 1, 2 ORDER BY 1, 2",
+            "SELECT trust, count(*) AS n FROM rtt_periods WHERE clock_stop IS NULL GROUP BY trust",
+        ];
+        for c in 0..5usize {
+            let client = client.clone();
+            let base = base.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::new();
+                let mut i = c;
+                while Instant::now() < until {
+                    let t = Instant::now();
+                    let r = client
+                        .post(format!("{base}/api/sql"))
+                        .header("accept", "text/csv")
+                        .body(queries[i % queries.len()])
+                        .send()
+                        .await
+                        .expect("post");
+                    assert!(r.status().is_success(), "{}", r.status());
+                    r.bytes().await.expect("body");
+                    lat.push(t.elapsed());
+                    i += 1;
+                }
+                (true, lat)
+            }));
+        }
+        let (mut dash, mut sql) = (Latencies(Vec::new()), Latencies(Vec::new()));
+        for t in tasks {
+            let (is_sql, lat) = t.await.expect("task");
+            if is_sql { &mut sql } else { &mut dash }.0.extend(lat);
+        }
+        for (name, l) in [("dashboards, 50 clients", &mut dash), ("SQL, 5 clients", &mut sql)] {
+            let n = l.0.len();
+            println!(
+                "{name:<24} {n:>7} requests  {:>8.1} req/s  p50 {:>7.1} ms  p99 {:>7.1} ms  max {:>7.1} ms",
+                n as f64 / secs as f64,
+                l.pct(0.50),
+                l.pct(0.99),
+                l.pct(1.0)
+            );
+        }
+    });
+    println!("peak resident memory {:.0} MB", peak_rss_mb());
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let dir: PathBuf = std::env::var_os("ICSW_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("icsw-bench-year"));
+    if let Some(i) = args.iter().position(|a| a == "--child") {
+        let wh = Warehouse::open(dir.join("warehouse").to_str().expect("utf8")).expect("warehouse");
+        match args[i + 1].as_str() {
+            "returns" => child_returns(&wh),
+            "quality" => child_quality(&wh),
+            "serve" => child_serve(&wh),
+            other => panic!("no measure {other}"),
+        }
+        return;
+    }
+    prepare(&dir);
+    let all = ["returns", "quality", "serve"];
+    let chosen: Vec<&str> = all
+        .iter()
+        .copied()
+        .filter(|m| args.is_empty() || args.iter().any(|a| a == m))
+        .collect();
+    for m in chosen {
+        println!("== {m}");
+        let status = Command::new(std::env::current_exe().expect("exe"))
+            .args(["--child", m])
+            .env("ICSW_BENCH_DIR", &dir)
+            .status()
+            .expect("child");
+        assert!(status.success(), "{m} failed");
+    }
+}
