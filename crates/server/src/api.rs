@@ -8,7 +8,6 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Int64Type};
-use icsw_model::Month;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -62,9 +61,7 @@ pub async fn quality(
     let p = state.principal(&headers, Need::Any)?;
     let snap = state.snapshot().await?;
     let scope = match (&q.period, &q.date) {
-        (Some(m), _) => icsw_quality::Scope::Period(
-            Month::parse(m).map_err(|e| ApiError::bad("bad_request", e.to_string()))?,
-        ),
+        (Some(m), _) => icsw_quality::Scope::Period(crate::month(m)?),
         (None, Some(d)) => icsw_quality::Scope::Date(
             d.parse()
                 .map_err(|_| ApiError::bad("bad_request", "date must be YYYY-MM-DD"))?,
@@ -182,8 +179,7 @@ pub async fn report(
     Query(q): Query<ReportQuery>,
 ) -> ApiResult<Response> {
     let p = state.principal(&headers, Need::Dashboards)?;
-    let period =
-        Month::parse(&q.period).map_err(|e| ApiError::bad("bad_request", e.to_string()))?;
+    let period = crate::month(&q.period)?;
     let trust = crate::trust_asked(&p, q.trust.as_deref())?;
     let snap = state.snapshot().await?;
     let key = format!(

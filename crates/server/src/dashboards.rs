@@ -245,9 +245,7 @@ pub async fn page(
             _ => None,
         });
     let period = match &q.period {
-        Some(m) if !m.is_empty() => {
-            Month::parse(m).map_err(|e| ApiError::bad("bad_request", e.to_string()))?
-        }
+        Some(m) if !m.is_empty() => crate::month(m)?,
         _ => latest.unwrap_or_else(|| Month::of(chrono::Utc::now().date_naive()).prev()),
     };
     let key = format!("dash|{name}|{trust:?}|{period}|{}", AppState::scope_key(&p));

@@ -436,6 +436,11 @@ pub fn trust_asked(p: &Principal, asked: Option<&str>) -> ApiResult<Option<Strin
     }
 }
 
+/// A `YYYY-MM` from a URL.
+pub fn month(s: &str) -> ApiResult<icsw_model::Month> {
+    icsw_model::Month::parse(s).map_err(|e| ApiError::bad("bad_request", e.to_string()))
+}
+
 /// The token a request carries: `Authorization: Bearer <token>`, or the
 /// `icsw_token` cookie `/login` sets.
 fn presented_token(headers: &HeaderMap) -> Option<&str> {

@@ -74,7 +74,7 @@ pub async fn download(
         (None, Some(m)) => (m, true),
         _ => return Err(ApiError::NotFound),
     };
-    let period = Month::parse(period).map_err(|e| ApiError::bad("bad_request", e.to_string()))?;
+    let period = crate::month(period)?;
     let trust = crate::trust_asked(&p, q.trust.as_deref())?;
     let as_at = AsAt {
         date: match &q.as_at {
@@ -199,8 +199,7 @@ async fn periods(state: &AppState) -> ApiResult<Vec<PeriodStatus>> {
                 as_at: AsAt::default(),
                 allow_incomplete: false,
             };
-            let (_, p) =
-                icsw_returns::prepare(&state.warehouse, &state.config, &req, vec![]).await?;
+            let p = icsw_returns::provenance(view, &state.config, &req, vec![])?;
             returns.push(ReturnStatus {
                 kind,
                 complete: p.complete,
