@@ -12,7 +12,7 @@ use icsw_model::london::{date_to_day, day_to_date};
 use icsw_model::{Feed, FeedKind, IcsConfig, Month};
 use icsw_query::{SqlFile, WarehouseContext};
 use icsw_returns::{completeness, ReturnKind};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 const SQL: &[(&str, &str)] = &[
     ("validity", include_str!("../../../sql/checks/validity.sql")),
@@ -308,14 +308,7 @@ fn state_checks(
         .filter_map(|(_, s)| s.latest_extract_date)
         .max();
     let mut out = Vec::new();
-    for tc in config
-        .trusts
-        .iter()
-        .filter(|t| trust.is_none_or(|x| x == t.ods))
-    {
-        let Some((_, s)) = view.trusts.get(&tc.ods) else {
-            continue;
-        };
+    for (tc, s) in in_scope(config, view, trust) {
         for (d, r) in &s.refused {
             // The morning after a night: that night's refusals. A month:
             // every refusal dated in it or whose covers reach into it.
@@ -395,22 +388,35 @@ fn state_checks(
     out
 }
 
-/// Days with no activity, and days outside their band.
-async fn daily_volume(
+/// The configured trusts in scope (one, or all) that have loaded data, with
+/// their state in the view.
+fn in_scope<'a>(
+    config: &'a IcsConfig,
+    view: &'a icsw_store::View,
+    trust: Option<&'a str>,
+) -> impl Iterator<Item = (&'a icsw_model::TrustConfig, &'a icsw_store::TrustState)> {
+    config
+        .trusts
+        .iter()
+        .filter(move |t| trust.is_none_or(|x| x == t.ods))
+        .filter_map(move |tc| view.trusts.get(&tc.ods).map(|(_, s)| (tc, s)))
+}
+
+/// The rows of a counts query (`daily_counts`, `monthly_counts`: trust,
+/// feed or measure, day, count) by (trust, feed, day).
+async fn counts_by_day(
     ctx: &WarehouseContext,
-    config: &IcsConfig,
-    q: &QualityConfig,
-    scope: Scope,
+    file: &str,
+    from: NaiveDate,
+    to: NaiveDate,
     trust: Option<&str>,
-) -> Result<Vec<Finding>> {
-    let (first, last) = (scope.first_day(), scope.last_day());
-    let from = first - Duration::days(56);
+) -> Result<HashMap<(String, String, NaiveDate), f64>> {
     let batches = run_sql(
         ctx,
-        "daily_counts",
+        file,
         &[
             ("from_date", date(from)),
-            ("to_date", date(last)),
+            ("to_date", date(to)),
             ("trust", text(trust.unwrap_or(""))),
         ],
     )
@@ -436,16 +442,23 @@ async fn daily_volume(
             );
         }
     }
+    Ok(counts)
+}
+
+/// Days with no activity, and days outside their band.
+async fn daily_volume(
+    ctx: &WarehouseContext,
+    config: &IcsConfig,
+    q: &QualityConfig,
+    scope: Scope,
+    trust: Option<&str>,
+) -> Result<Vec<Finding>> {
+    let (first, last) = (scope.first_day(), scope.last_day());
+    let from = first - Duration::days(56);
+    let counts = counts_by_day(ctx, "daily_counts", from, last, trust).await?;
     let view = ctx.view();
     let mut out = Vec::new();
-    for tc in config
-        .trusts
-        .iter()
-        .filter(|t| trust.is_none_or(|x| x == t.ods))
-    {
-        let Some((_, s)) = view.trusts.get(&tc.ods) else {
-            continue;
-        };
+    for (tc, s) in in_scope(config, view, trust) {
         for feed in Feed::ALL.iter().filter(|f| f.kind() == FeedKind::Period) {
             if !tc.expected_feeds.contains(feed) {
                 continue;
@@ -619,47 +632,17 @@ async fn monthly_volume(
     for _ in 0..12 {
         start = start.prev();
     }
-    let batches = run_sql(
+    let counts = counts_by_day(
         ctx,
         "monthly_counts",
-        &[
-            ("from_date", date(start.first_day())),
-            ("to_date", date(m.last_day())),
-            ("trust", text(trust.unwrap_or(""))),
-        ],
+        start.first_day(),
+        m.last_day(),
+        trust,
     )
     .await?;
-    let mut counts: BTreeMap<(String, String, NaiveDate), f64> = BTreeMap::new();
-    for b in &batches {
-        let (t, f) = (
-            b.column(0).as_string::<i32>(),
-            b.column(1).as_string::<i32>(),
-        );
-        let (d, n) = (
-            b.column(2).as_primitive::<Date32Type>(),
-            b.column(3).as_primitive::<Int64Type>(),
-        );
-        for r in 0..b.num_rows() {
-            counts.insert(
-                (
-                    t.value(r).to_string(),
-                    f.value(r).to_string(),
-                    day_to_date(d.value(r)),
-                ),
-                n.value(r) as f64,
-            );
-        }
-    }
     let view = ctx.view();
     let mut out = Vec::new();
-    for tc in config
-        .trusts
-        .iter()
-        .filter(|t| trust.is_none_or(|x| x == t.ods))
-    {
-        let Some((_, s)) = view.trusts.get(&tc.ods) else {
-            continue;
-        };
+    for (tc, s) in in_scope(config, view, trust) {
         let complete = |feed: Feed, month: Month| {
             s.feeds
                 .get(&feed)

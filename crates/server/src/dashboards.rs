@@ -96,16 +96,20 @@ pub struct Panel {
     pub group: Option<String>,
 }
 
-pub fn dashboards() -> Vec<(&'static str, Dashboard)> {
-    DEFINITIONS
-        .iter()
-        .map(|(n, t)| {
-            (
-                *n,
-                toml::from_str(t).unwrap_or_else(|e| panic!("dashboards/{n}.toml: {e}")),
-            )
-        })
-        .collect()
+/// The dashboards, parsed once.
+pub fn dashboards() -> &'static [(&'static str, Dashboard)] {
+    static PARSED: std::sync::OnceLock<Vec<(&'static str, Dashboard)>> = std::sync::OnceLock::new();
+    PARSED.get_or_init(|| {
+        DEFINITIONS
+            .iter()
+            .map(|(n, t)| {
+                (
+                    *n,
+                    toml::from_str(t).unwrap_or_else(|e| panic!("dashboards/{n}.toml: {e}")),
+                )
+            })
+            .collect()
+    })
 }
 
 fn sql_file(name: &str) -> ApiResult<SqlFile> {
@@ -226,7 +230,7 @@ pub async fn page(
 ) -> ApiResult<Response> {
     let p = state.principal(&headers, Need::Dashboards)?;
     let (_, dash) = dashboards()
-        .into_iter()
+        .iter()
         .find(|(n, _)| *n == name)
         .ok_or(ApiError::NotFound)?;
     let snap = state.snapshot().await?;
@@ -256,7 +260,7 @@ pub async fn page(
     let html = render(
         &state,
         &ctx,
-        &dash,
+        dash,
         &name,
         trust.as_deref(),
         period,
@@ -630,7 +634,7 @@ mod tests {
         let ds = dashboards();
         assert_eq!(ds.len(), 5);
         for (n, d) in ds {
-            for p in d.panels {
+            for p in &d.panels {
                 assert!(SQL.iter().any(|(s, _)| *s == p.sql), "{n}: {}", p.sql);
                 assert!(sql_file(&p.sql).is_ok());
                 assert!(["spc", "bar"].contains(&p.chart.as_str()), "{n}");
