@@ -106,18 +106,12 @@ async fn three_returns(
         let req = request(kind);
         let ctx = match shared {
             Some(c) => c.clone(),
-            None => {
-                let view = req.as_at.view(wh).await.expect("view");
-                WarehouseContext::new(wh, view, config, &Default::default())
-                    .await
-                    .expect("session")
-            }
+            None => WarehouseContext::at(wh, req.as_at, config)
+                .await
+                .expect("session"),
         };
-        let held = icsw_quality::gate_reasons(&ctx, config, req.period, None)
-            .await
-            .expect("gate");
         let mut csv = Vec::new();
-        icsw_returns::write_return_in(&ctx, config, &req, held, &mut csv)
+        icsw_returns::write_return(&ctx, config, &req, &icsw_quality::QualityGate, &mut csv)
             .await
             .expect("return");
         out.push((kind, t.elapsed().as_secs_f64(), csv.len()));
@@ -176,7 +170,7 @@ fn child_quality(wh: &Warehouse) {
         for round in ["cold", "warm"] {
             let t = Instant::now();
             let f = rt
-                .block_on(icsw_quality::run(&ctx, &config, scope, None, None))
+                .block_on(icsw_quality::run(&ctx, &config, scope, None, &[]))
                 .expect("checks");
             let errors = f
                 .iter()

@@ -296,8 +296,12 @@ async fn run_file(path: &Path) -> Vec<String> {
                 let fx = fx.as_ref().expect("a fixture first");
                 let req = request(&words);
                 let mut out = Vec::new();
+                let ctx = WarehouseContext::at(&fx.wh, req.as_at, &fx.config)
+                    .await
+                    .unwrap();
+                let no_gate = icsw_returns::KnownReasons(vec![]);
                 let result =
-                    icsw_returns::write_return(&fx.wh, &fx.config, &req, vec![], &mut out).await;
+                    icsw_returns::write_return(&ctx, &fx.config, &req, &no_gate, &mut out).await;
                 match (words[0], result) {
                     ("return", Ok(_)) => {
                         let csv = String::from_utf8(out).unwrap();

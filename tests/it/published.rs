@@ -5,6 +5,7 @@
 use crate::support::{date, file, rows_of, Fx};
 use icsw_model::reference::csv_rows;
 use icsw_model::{Feed, IcsConfig, Month};
+use icsw_query::WarehouseContext;
 use icsw_returns::{AsAt, ReturnKind, ReturnRequest};
 use serde_json::json;
 
@@ -108,7 +109,11 @@ async fn the_ae_return_reproduces_published_attendances_breaches_and_admissions(
             allow_incomplete: false,
         };
         let mut out = Vec::new();
-        icsw_returns::write_return(&fx.wh, &fx.config, &req, vec![], &mut out)
+        let ctx = WarehouseContext::at(&fx.wh, req.as_at, &fx.config)
+            .await
+            .unwrap();
+        let no_gate = icsw_returns::KnownReasons(vec![]);
+        icsw_returns::write_return(&ctx, &fx.config, &req, &no_gate, &mut out)
             .await
             .unwrap();
         let csv = csv_rows(&String::from_utf8(out).unwrap());

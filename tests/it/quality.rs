@@ -16,10 +16,8 @@ async fn findings_at(fx: &Fx, as_at: chrono::NaiveDate, scope: Scope) -> Vec<Fin
     let ctx = WarehouseContext::new(&fx.wh, view, &fx.config, &Limits::default())
         .await
         .unwrap();
-    let landing = icsw_quality::landing(&fx.landing);
-    run(&ctx, &fx.config, scope, None, landing.as_ref())
-        .await
-        .unwrap()
+    let arriving = icsw_ingest::Landing::new(&fx.landing).arriving();
+    run(&ctx, &fx.config, scope, None, &arriving).await.unwrap()
 }
 
 fn keys(fs: &[Finding], check: &str, trust: &str, feed: Option<&str>) -> BTreeSet<String> {
@@ -142,7 +140,7 @@ async fn each_generated_fault_is_found_exactly() {
         .iter()
         .all(|r| r.contains("completeness.extract_refused")));
     // The gate runs only the error checks: the same errors as every check.
-    let all = icsw_quality::run(&ctx, &fx.config, Scope::Period(october), None, None)
+    let all = icsw_quality::run(&ctx, &fx.config, Scope::Period(october), None, &[])
         .await
         .unwrap();
     let mut errors: Vec<String> = all
@@ -163,7 +161,11 @@ async fn each_generated_fault_is_found_exactly() {
         allow_incomplete: false,
     };
     let mut out = Vec::new();
-    let err = icsw_returns::write_return(&fx.wh, &fx.config, &req, reasons, &mut out)
+    let ctx = WarehouseContext::at(&fx.wh, req.as_at, &fx.config)
+        .await
+        .unwrap();
+    let gate = icsw_returns::KnownReasons(reasons);
+    let err = icsw_returns::write_return(&ctx, &fx.config, &req, &gate, &mut out)
         .await
         .unwrap_err();
     assert!(matches!(err, icsw_returns::Error::Held(_)), "{err}");
@@ -198,7 +200,7 @@ async fn a_clean_generated_year_raises_no_error() {
         m = m.next();
     }
     for scope in scopes {
-        let fs = run(&ctx, &fx.config, scope, None, None).await.unwrap();
+        let fs = run(&ctx, &fx.config, scope, None, &[]).await.unwrap();
         let errors: Vec<&Finding> = fs
             .iter()
             .filter(|f| f.severity == Severity::Error)

@@ -9,8 +9,9 @@ use datafusion::arrow::json::ReaderBuilder;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::properties::WriterProperties;
+use icsw_model::manifest::{ManifestFileJson, ManifestJson, MANIFEST_FILE};
 use icsw_model::{ColumnKind, Feed};
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -116,30 +117,18 @@ pub fn write_extract(
     Ok((dir, written))
 }
 
-pub fn manifest_json(spec: &ExtractSpec, files: &[WrittenFile]) -> Value {
-    let files: Vec<Value> = files
-        .iter()
-        .map(|f| {
-            let mut v = json!({
-                "feed": f.feed.name(),
-                "path": f.name,
-                "rows": f.rows,
-                "sha256": f.sha256,
-            });
-            if let Some((a, b)) = f.covers {
-                v["covers"] = json!({"from": a.to_string(), "to": b.to_string()});
-            }
-            v
-        })
-        .collect();
-    json!({
-        "contract_version": 1,
-        "trust": spec.trust,
-        "extract_date": spec.extract_date.to_string(),
-        "extracted_at": spec.extracted_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "source_system": spec.source_system,
-        "files": files,
-    })
+/// The manifest of an extract as written.
+pub fn manifest(spec: &ExtractSpec, files: &[WrittenFile]) -> ManifestJson {
+    ManifestJson::new(
+        &spec.trust,
+        spec.extract_date,
+        spec.extracted_at,
+        &spec.source_system,
+        files
+            .iter()
+            .map(|f| ManifestFileJson::new(f.feed, &f.name, f.rows, &f.sha256, f.covers))
+            .collect(),
+    )
 }
 
 /// Writes `_manifest.json` (last: it marks the extract complete).
@@ -148,10 +137,10 @@ pub fn write_manifest(
     spec: &ExtractSpec,
     files: &[WrittenFile],
 ) -> std::io::Result<()> {
-    let text = serde_json::to_string_pretty(&manifest_json(spec, files)).expect("json");
+    let text = serde_json::to_string_pretty(&manifest(spec, files)).expect("json");
     let tmp = dir.join("._manifest.json.tmp");
     std::fs::write(&tmp, text)?;
-    std::fs::rename(tmp, dir.join("_manifest.json"))
+    std::fs::rename(tmp, dir.join(MANIFEST_FILE))
 }
 
 /// The schema a feed is delivered in by default: strings Utf8, dates

@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use chrono::{DateTime, NaiveDate, Utc};
+pub use icsw_model::manifest::ArrivingFolder;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
@@ -22,19 +23,19 @@ pub struct LandedExtract {
     pub manifest_sha256: String,
 }
 
-/// A folder still without its manifest: still arriving.
-#[derive(Clone, Debug)]
-pub struct ArrivingFolder {
-    pub trust: String,
-    pub extract_date: String,
-    pub folder: PathBuf,
-    /// When its newest file was last written.
-    pub last_modified: Option<DateTime<Utc>>,
-}
-
 impl Landing {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Landing { root: root.into() }
+    }
+
+    /// The folders still without a manifest, for the late-manifest check:
+    /// none when the landing zone is absent or cannot be read (that check
+    /// then has nothing to say; a load would report the error).
+    pub fn arriving(&self) -> Vec<ArrivingFolder> {
+        if !self.root.is_dir() {
+            return Vec::new();
+        }
+        discover(self).map(|(_, a)| a).unwrap_or_default()
     }
 }
 
@@ -78,7 +79,7 @@ pub fn discover(landing: &Landing) -> Result<(Vec<LandedExtract>, Vec<ArrivingFo
                 continue;
             }
             let folder = d.path();
-            let manifest = folder.join("_manifest.json");
+            let manifest = folder.join(icsw_model::manifest::MANIFEST_FILE);
             match std::fs::read(&manifest) {
                 Ok(bytes) => {
                     let sha = hex::encode(Sha256::digest(&bytes));

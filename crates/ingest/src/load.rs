@@ -213,7 +213,7 @@ fn manifest_rows(ex: &LandedExtract) -> u64 {
 async fn clear_unpublished(warehouse: &Warehouse, version: u64) -> Result<()> {
     for table in icsw_store::log_schema::LOG_TABLES {
         let n = warehouse
-            .remove_prefix(&format!("log/{table}/v={version:020}"))
+            .remove_prefix(&icsw_store::layout::log_version_dir(table, version))
             .await?;
         if n > 0 {
             tracing::warn!(
@@ -918,9 +918,10 @@ impl Job<'_> {
                     if quarantine.is_none() {
                         quarantine = Some(open_writer(
                             self.warehouse,
-                            &format!(
-                                "log/quarantine/v={:020}/{}-{}.parquet",
-                                self.version, trust, feed
+                            &icsw_store::layout::log_file(
+                                "quarantine",
+                                self.version,
+                                &format!("{trust}-{feed}"),
                             ),
                             quarantine_schema(),
                             self.config.load.row_group_rows,
@@ -1011,9 +1012,10 @@ impl Job<'_> {
         let batch = RecordBatch::try_new(superseded_schema(), cols)?;
         write_one(
             self.warehouse,
-            &format!(
-                "log/superseded/v={:020}/{}-{}.parquet",
-                self.version, self.ex.trust, feed
+            &icsw_store::layout::log_file(
+                "superseded",
+                self.version,
+                &format!("{}-{feed}", self.ex.trust),
             ),
             batch,
         )
@@ -1236,9 +1238,12 @@ impl<'a> MonthWriters<'a> {
         range: Option<(i32, i32)>,
     ) -> Result<()> {
         if !self.open.contains_key(&key) {
-            let rel = format!(
-                "data/{}/trust={}/{}/v{:020}-{}.parquet",
-                self.feed, self.job.ex.trust, key, self.job.version, self.seq
+            let rel = icsw_store::layout::data_file(
+                self.feed.name(),
+                &self.job.ex.trust,
+                &key,
+                self.job.version,
+                self.seq,
             );
             self.seq += 1;
             let w = open_writer(

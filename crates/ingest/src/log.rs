@@ -11,7 +11,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::SchemaRef;
 use icsw_model::london::date_to_day;
 use icsw_store::log_schema::{load_files_schema, loads_schema};
-use icsw_store::{StoreWriter, Warehouse};
+use icsw_store::{layout, StoreWriter, Warehouse};
 use std::sync::Arc;
 
 /// Opens a Parquet writer onto a warehouse path.
@@ -41,7 +41,6 @@ fn micros(t: chrono::DateTime<chrono::Utc>) -> i64 {
 
 /// Writes the `loads` and `load_files` rows of a load.
 pub(crate) async fn write_load_log(warehouse: &Warehouse, s: &LoadSummary) -> Result<()> {
-    let v = format!("{:020}", s.load_id);
     let day = s.extract_date.map(date_to_day).unwrap_or(0);
     let t = |f: fn(&FileSummary) -> u64| -> i64 { s.files.iter().map(f).sum::<u64>() as i64 };
     let cols: Vec<ArrayRef> = vec![
@@ -75,7 +74,12 @@ pub(crate) async fn write_load_log(warehouse: &Warehouse, s: &LoadSummary) -> Re
         Arc::new(Int64Array::from(vec![s.rows_superseded as i64])),
     ];
     let batch = RecordBatch::try_new(loads_schema(), cols)?;
-    write_one(warehouse, &format!("log/loads/v={v}/loads.parquet"), batch).await?;
+    write_one(
+        warehouse,
+        &layout::log_file("loads", s.load_id, "loads"),
+        batch,
+    )
+    .await?;
 
     let n = s.files.len();
     let files = &s.files;
@@ -113,7 +117,7 @@ pub(crate) async fn write_load_log(warehouse: &Warehouse, s: &LoadSummary) -> Re
     let batch = RecordBatch::try_new(load_files_schema(), cols)?;
     write_one(
         warehouse,
-        &format!("log/load_files/v={v}/load_files.parquet"),
+        &layout::log_file("load_files", s.load_id, "load_files"),
         batch,
     )
     .await

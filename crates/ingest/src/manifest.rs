@@ -2,9 +2,9 @@
 
 use crate::error::{Refusal, RefusalKind};
 use chrono::{DateTime, NaiveDate, Utc};
+use icsw_model::manifest::{ManifestJson, CONTRACT_VERSION, MANIFEST_FILE};
 use icsw_model::{Feed, FeedKind};
 use icsw_store::DateRange;
-use serde::Deserialize;
 
 /// A checked manifest.
 #[derive(Clone, Debug)]
@@ -25,31 +25,6 @@ pub struct ManifestFile {
     pub covers: Option<DateRange>,
 }
 
-#[derive(Deserialize)]
-struct RawManifest {
-    contract_version: Option<serde_json::Value>,
-    trust: Option<String>,
-    extract_date: Option<String>,
-    extracted_at: Option<String>,
-    source_system: Option<String>,
-    files: Option<Vec<RawFile>>,
-}
-
-#[derive(Deserialize)]
-struct RawFile {
-    feed: Option<String>,
-    path: Option<String>,
-    rows: Option<serde_json::Value>,
-    sha256: Option<String>,
-    covers: Option<RawCovers>,
-}
-
-#[derive(Deserialize)]
-struct RawCovers {
-    from: Option<String>,
-    to: Option<String>,
-}
-
 impl Manifest {
     /// Parses and checks a manifest against the folder it was found in.
     pub fn parse(bytes: &[u8], folder_trust: &str, folder_date: &str) -> Result<Self, Refusal> {
@@ -57,16 +32,21 @@ impl Manifest {
             kind: RefusalKind::InvalidManifest,
             trust: folder_trust.to_string(),
             extract_date: folder_date.to_string(),
-            file: Some(file.unwrap_or("_manifest.json").to_string()),
+            file: Some(file.unwrap_or(MANIFEST_FILE).to_string()),
             feed: None,
             column: None,
             message,
         };
-        let raw: RawManifest = serde_json::from_slice(bytes)
+        let raw: ManifestJson = serde_json::from_slice(bytes)
             .map_err(|e| refuse(None, format!("not valid manifest JSON: {e}")))?;
         match raw.contract_version.as_ref().and_then(|v| v.as_u64()) {
-            Some(1) => {}
-            Some(v) => return Err(refuse(None, format!("contract_version {v} is not 1"))),
+            Some(CONTRACT_VERSION) => {}
+            Some(v) => {
+                return Err(refuse(
+                    None,
+                    format!("contract_version {v} is not {CONTRACT_VERSION}"),
+                ))
+            }
             None => return Err(refuse(None, "contract_version is missing".into())),
         }
         let trust = raw
@@ -113,7 +93,7 @@ impl Manifest {
                 || path.contains('/')
                 || path.contains('\\')
                 || path.starts_with('.')
-                || path == "_manifest.json"
+                || path == MANIFEST_FILE
             {
                 return Err(refuse(
                     p,

@@ -11,6 +11,7 @@ pub mod codes;
 pub mod config;
 pub mod feed;
 pub mod london;
+pub mod manifest;
 pub mod nhs_number;
 pub mod period;
 pub mod reason;

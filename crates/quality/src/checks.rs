@@ -6,9 +6,9 @@ use chrono::{Datelike, Duration, NaiveDate, Utc};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{Date32Type, Int64Type};
 use datafusion::scalar::ScalarValue;
-use icsw_ingest::Landing;
 use icsw_model::calendar::is_non_working_day;
 use icsw_model::london::{date_to_day, day_to_date};
+use icsw_model::manifest::ArrivingFolder;
 use icsw_model::{Feed, FeedKind, IcsConfig, Month};
 use icsw_query::{SqlFile, WarehouseContext};
 use icsw_returns::{completeness, ReturnKind};
@@ -208,14 +208,14 @@ fn from_rows(q: &QualityConfig, rows: Vec<Row>) -> Vec<Finding> {
 }
 
 /// Runs every check for `scope` (one trust, or all), returning findings
-/// sorted by severity, trust, check and day. `landing` enables the
-/// late-manifest check.
+/// sorted by severity, trust, check and day. `arriving` are the landing
+/// zone's folders still without a manifest, for the late-manifest check.
 pub async fn run(
     ctx: &WarehouseContext,
     config: &IcsConfig,
     scope: Scope,
     trust: Option<&str>,
-    landing: Option<&Landing>,
+    arriving: &[ArrivingFolder],
 ) -> Result<Vec<Finding>> {
     let q = QualityConfig::from(config)?;
     let (first, last) = (scope.first_day(), scope.last_day());
@@ -250,7 +250,7 @@ pub async fn run(
         &q,
         standard_rows(&run_sql(ctx, "rtt_integrity", &common).await?),
     ));
-    out.extend(state_checks(ctx, config, &q, scope, trust, landing));
+    out.extend(state_checks(ctx, config, &q, scope, trust, arriving));
     out.extend(daily_volume(ctx, config, &q, scope, trust).await?);
     if let Scope::Period(m) = scope {
         out.extend(period_checks(ctx, config, &q, m, trust).await?);
@@ -281,7 +281,7 @@ pub(crate) async fn gate_findings(
     trust: Option<&str>,
 ) -> Result<Vec<Finding>> {
     let q = QualityConfig::from(config)?;
-    let mut out = state_checks(ctx, config, &q, Scope::Period(m), trust, None);
+    let mut out = state_checks(ctx, config, &q, Scope::Period(m), trust, &[]);
     out.extend(rtt_return_checks(ctx, config, m, trust, false).await?);
     out.retain(|f| f.severity == Severity::Error);
     for f in &mut out {
@@ -298,15 +298,11 @@ fn state_checks(
     q: &QualityConfig,
     scope: Scope,
     trust: Option<&str>,
-    landing: Option<&Landing>,
+    arriving: &[ArrivingFolder],
 ) -> Vec<Finding> {
     let view = ctx.view();
     let (first, last) = (scope.first_day(), scope.last_day());
-    let horizon = view
-        .trusts
-        .values()
-        .filter_map(|(_, s)| s.latest_extract_date)
-        .max();
+    let horizon = view.horizon();
     let mut out = Vec::new();
     for (tc, s) in in_scope(config, view, trust) {
         for (d, r) in &s.refused {
@@ -336,53 +332,43 @@ fn state_checks(
                 ));
             }
         }
-        if let (Some(start), Some(horizon)) = (s.loaded_extracts.first().map(|r| r.from), horizon) {
-            let mut d = first.max(start);
-            while d <= last.min(horizon) {
-                if !s.is_loaded(d) && !s.refused.contains_key(&d) {
-                    out.push(finding(
-                        q,
-                        "completeness.extract_missing",
-                        &tc.ods,
-                        None,
-                        Some(d),
-                        1,
-                        None,
-                        vec![],
-                        Some(format!("no extract for the night of {d}")),
-                    ));
-                }
-                d = d.succ_opt().expect("date");
-            }
+        for d in s.missing_nights(first, last, horizon) {
+            out.push(finding(
+                q,
+                "completeness.extract_missing",
+                &tc.ods,
+                None,
+                Some(d),
+                1,
+                None,
+                vec![],
+                Some(format!("no extract for the night of {d}")),
+            ));
         }
     }
-    if let Some(l) = landing {
-        if let Ok((_, arriving)) = icsw_ingest::discover(l) {
-            let now = Utc::now();
-            for a in arriving {
-                if trust.is_some_and(|t| t != a.trust) {
-                    continue;
-                }
-                let age = a
-                    .last_modified
-                    .map_or(f64::INFINITY, |m| (now - m).num_seconds() as f64 / 3600.0);
-                if age >= q.manifest_deadline_hours {
-                    out.push(finding(
-                        q,
-                        "completeness.manifest_late",
-                        &a.trust,
-                        None,
-                        a.extract_date.parse().ok(),
-                        1,
-                        None,
-                        vec![],
-                        Some(format!(
-                            "the extract folder {}/{} has had no manifest for {:.1} hours (deadline {} hours)",
-                            a.trust, a.extract_date, age, q.manifest_deadline_hours
-                        )),
-                    ));
-                }
-            }
+    let now = Utc::now();
+    for a in arriving {
+        if trust.is_some_and(|t| t != a.trust) {
+            continue;
+        }
+        let age = a
+            .last_modified
+            .map_or(f64::INFINITY, |m| (now - m).num_seconds() as f64 / 3600.0);
+        if age >= q.manifest_deadline_hours {
+            out.push(finding(
+                q,
+                "completeness.manifest_late",
+                &a.trust,
+                None,
+                a.extract_date.parse().ok(),
+                1,
+                None,
+                vec![],
+                Some(format!(
+                    "the extract folder {}/{} has had no manifest for {:.1} hours (deadline {} hours)",
+                    a.trust, a.extract_date, age, q.manifest_deadline_hours
+                )),
+            ));
         }
     }
     out

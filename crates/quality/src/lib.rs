@@ -17,7 +17,6 @@ use icsw_model::{IcsConfig, Month};
 use icsw_query::WarehouseContext;
 use icsw_store::{View, Warehouse};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
 
 pub use checks::{rtt_return_findings, run};
 
@@ -252,6 +251,47 @@ pub async fn gate_reasons(
         .collect())
 }
 
+/// Findings as a restricted session may see them: only its trusts', with
+/// example keys pseudonymised when it is de-identified (the same rule as
+/// the `quality_findings` table in a restricted session).
+pub fn restrict(findings: Vec<Finding>, r: &icsw_query::Restriction) -> Vec<Finding> {
+    findings
+        .into_iter()
+        .filter(|f| r.allows_trust(&f.trust))
+        .map(|mut f| {
+            f.keys = f.keys.iter().map(|k| r.identifier(k)).collect();
+            f
+        })
+        .collect()
+}
+
+/// The publication gate over the returns: [`gate_reasons`].
+pub struct QualityGate;
+
+#[async_trait::async_trait]
+impl icsw_returns::Gate for QualityGate {
+    async fn reasons(
+        &self,
+        ctx: &WarehouseContext,
+        config: &IcsConfig,
+        period: Month,
+        trust: Option<&str>,
+    ) -> icsw_returns::Result<Vec<String>> {
+        Ok(gate_reasons(ctx, config, period, trust).await?)
+    }
+}
+
+impl From<Error> for icsw_returns::Error {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Query(e) => icsw_returns::Error::Query(e),
+            Error::Returns(e) => e,
+            Error::Store(e) => icsw_returns::Error::Store(e),
+            e @ Error::Config(_) => icsw_returns::Error::Invalid(e.to_string()),
+        }
+    }
+}
+
 /// `quality_findings`: the findings for the latest night loaded and the
 /// latest month every trust's extracts are past, computed when first queried
 /// in a session.
@@ -265,11 +305,6 @@ pub struct FindingsTable {
 
 /// The latest night loaded and the latest month all trusts are past.
 pub fn default_scopes(view: &View) -> Vec<Scope> {
-    let latest: Vec<NaiveDate> = view
-        .trusts
-        .values()
-        .filter_map(|(_, s)| s.latest_extract_date)
-        .collect();
     // The last night anything arrived for, refused extracts included.
     let last_night = view
         .trusts
@@ -284,8 +319,8 @@ pub fn default_scopes(view: &View) -> Vec<Scope> {
     if let Some(d) = last_night {
         out.push(Scope::Date(d));
     }
-    if let Some(d) = latest.iter().min() {
-        out.push(Scope::Period(Month::of(*d).prev()));
+    if let Some(m) = view.latest_complete_month() {
+        out.push(Scope::Period(m));
     }
     out
 }
@@ -323,7 +358,7 @@ impl datafusion::catalog::TableProvider for FindingsTable {
                 let mut all = Vec::new();
                 for scope in default_scopes(&self.view) {
                     all.extend(
-                        run(&ctx, &self.config, scope, None, None)
+                        run(&ctx, &self.config, scope, None, &[])
                             .await
                             .map_err(ext)?,
                     );
@@ -352,11 +387,6 @@ pub fn register_findings_table(ctx: &WarehouseContext, config: &IcsConfig) -> Re
         .register_table("quality_findings", std::sync::Arc::new(t))
         .map_err(icsw_query::Error::from)?;
     Ok(())
-}
-
-/// The landing zone, for the late-manifest check.
-pub fn landing(path: &Path) -> Option<icsw_ingest::Landing> {
-    path.is_dir().then(|| icsw_ingest::Landing::new(path))
 }
 
 /// Findings as a record batch (the `quality_findings` table's columns).

@@ -24,7 +24,7 @@ use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
 use datafusion::scalar::ScalarValue;
 use icsw_model::IcsConfig;
-use icsw_store::{View, Warehouse};
+use icsw_store::{AsAt, View, Warehouse};
 use std::sync::Arc;
 
 /// Errors of the query layer.
@@ -94,7 +94,13 @@ pub struct WarehouseContext {
 impl WarehouseContext {
     /// Opens the newest state of the warehouse.
     pub async fn latest(warehouse: &Warehouse, config: &IcsConfig) -> Result<Self> {
-        let view = warehouse.current().await?.view();
+        Self::at(warehouse, AsAt::default(), config).await
+    }
+
+    /// Opens the state a reader asked for (`--as-at`, `--as-at-load`, or
+    /// the newest), with no limits: what every command runs in.
+    pub async fn at(warehouse: &Warehouse, as_at: AsAt, config: &IcsConfig) -> Result<Self> {
+        let view = warehouse.view(as_at).await?;
         Self::new(warehouse, view, config, &Limits::default()).await
     }
 

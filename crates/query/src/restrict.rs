@@ -35,6 +35,22 @@ impl Restriction {
     pub fn is_none(&self) -> bool {
         self.trusts.is_none() && self.commissioners.is_none() && self.pseudonym_key.is_none()
     }
+
+    /// Whether a trust's rows may be seen.
+    pub fn allows_trust(&self, trust: &str) -> bool {
+        self.trusts
+            .as_ref()
+            .is_none_or(|ts| ts.iter().any(|t| t == trust))
+    }
+
+    /// An identifier as this session shows it: its pseudonym when the
+    /// session is de-identified, else itself.
+    pub fn identifier(&self, value: &str) -> String {
+        match &self.pseudonym_key {
+            Some(k) => pseudonym(k, value),
+            None => value.to_string(),
+        }
+    }
 }
 
 /// Columns that identify a patient or a record.

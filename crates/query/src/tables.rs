@@ -28,7 +28,7 @@ use icsw_model::london::date_to_day;
 use icsw_model::reference::{csv_rows, TABLES};
 use icsw_model::{Feed, IcsConfig};
 use icsw_store::log_schema::{schema_of, LOG_TABLES};
-use icsw_store::{View, Warehouse};
+use icsw_store::{layout, View, Warehouse};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -101,12 +101,12 @@ async fn log_table(
     name: &str,
     schema: SchemaRef,
 ) -> Result<()> {
-    if view.version == 0 || warehouse.list(&format!("log/{name}")).await?.is_empty() {
+    if view.version == 0 || warehouse.list(&layout::log_dir(name)).await?.is_empty() {
         ctx.register_table(name, mem(schema, vec![])?)?;
         return Ok(());
     }
     let provider: Arc<dyn TableProvider> = {
-        let url = ListingTableUrl::parse(format!("{}/", warehouse.url_of(&format!("log/{name}"))))?;
+        let url = ListingTableUrl::parse(format!("{}/", warehouse.url_of(&layout::log_dir(name))))?;
         let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
             .with_file_extension(".parquet")
             .with_table_partition_cols(vec![("v".to_string(), DataType::Utf8)]);

@@ -30,8 +30,8 @@ pub struct TrustProvenance {
     pub feeds: BTreeMap<String, Vec<ExtractUsed>>,
     /// Days of the period no loaded extract covers, per period feed.
     pub missing_days: BTreeMap<String, Vec<DateRange>>,
-    /// Nights from the period's start to the trust's latest extract with no
-    /// extract loaded.
+    /// Nights of the period with no extract loaded or refused
+    /// ([`icsw_store::TrustState::missing_nights`]).
     pub missing_extracts: Vec<NaiveDate>,
     /// Extracts refused and not since loaded.
     pub refused_extracts: Vec<(NaiveDate, String)>,
@@ -135,19 +135,8 @@ pub fn completeness(
                     },
                 }
             }
-            // Nights since the trust's first extract (the warehouse knows
-            // nothing of nights before it) with no extract loaded.
-            if let (Some(first), Some(latest)) =
-                (s.loaded_extracts.first().map(|r| r.from), s.latest_extract_date)
-            {
-                p.missing_extracts = period
-                    .first_day()
-                    .max(first)
-                    .iter_days()
-                    .take_while(|d| *d <= latest)
-                    .filter(|d| !s.is_loaded(*d))
-                    .collect();
-            }
+            p.missing_extracts =
+                s.missing_nights(period.first_day(), period.last_day(), view.horizon());
             p.refused_extracts = s
                 .refused
                 .iter()

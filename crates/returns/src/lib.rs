@@ -17,8 +17,10 @@ use datafusion::prelude::DataFrame;
 use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
 use icsw_model::{Feed, IcsConfig, Month};
-use icsw_query::{Limits, SqlFile, WarehouseContext};
-use icsw_store::{View, Warehouse};
+use icsw_query::{SqlFile, WarehouseContext};
+use icsw_store::View;
+
+pub use icsw_store::AsAt;
 use serde::Serialize;
 use std::io::Write;
 
@@ -114,25 +116,6 @@ impl std::fmt::Display for ReturnKind {
     }
 }
 
-/// Which state of the warehouse to read.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct AsAt {
-    /// Only extracts dated on or before this date.
-    pub date: Option<NaiveDate>,
-    /// The state after this load.
-    pub load: Option<u64>,
-}
-
-impl AsAt {
-    pub async fn view(&self, warehouse: &Warehouse) -> Result<View> {
-        Ok(match (self.date, self.load) {
-            (Some(d), _) => warehouse.view_as_at_date(d).await?,
-            (None, Some(v)) => warehouse.view_at_version(v).await?,
-            (None, None) => warehouse.current().await?.view(),
-        })
-    }
-}
-
 /// What a return asks for.
 #[derive(Clone, Debug, Serialize)]
 pub struct ReturnRequest {
@@ -192,20 +175,8 @@ pub(crate) fn bind_month(
         .collect()
 }
 
-/// Computes a return's provenance and gate, without writing it. `held_by`
-/// are further reasons to hold it (error-severity findings).
-pub async fn prepare(
-    warehouse: &Warehouse,
-    config: &IcsConfig,
-    req: &ReturnRequest,
-    held_by: Vec<String>,
-) -> Result<(View, Provenance)> {
-    let view = req.as_at.view(warehouse).await?;
-    let provenance = provenance(&view, config, req, held_by)?;
-    Ok((view, provenance))
-}
-
-/// A return's provenance and gate over `view` (the view `req.as_at` gives).
+/// A return's provenance over `view` (the view `req.as_at` gives):
+/// completeness, and `held_by` (the gate's reasons) as further reasons.
 pub fn provenance(
     view: &View,
     config: &IcsConfig,
@@ -238,45 +209,78 @@ pub fn provenance(
     Ok(provenance)
 }
 
-/// Writes a return as CSV (returns spec: UTF-8, LF, RFC 4180 quoting only
-/// where needed, zeros as `0`, absent values empty), unless the gate holds
-/// it and `allow_incomplete` is off. Streams: the return is never held
-/// whole in memory.
-pub async fn write_return(
-    warehouse: &Warehouse,
-    config: &IcsConfig,
-    req: &ReturnRequest,
-    held_by: Vec<String>,
-    out: &mut (dyn Write + Send),
-) -> Result<Provenance> {
-    let view = req.as_at.view(warehouse).await?;
-    let ctx = WarehouseContext::new(warehouse, view, config, &Limits::default()).await?;
-    write_return_in(&ctx, config, req, held_by, out).await
+/// What holds a return besides completeness: the data-quality gate, whose
+/// checks are the quality crate's (`icsw_quality::QualityGate`). It answers
+/// for a period, whatever the return, so it is asked once for all three.
+#[async_trait::async_trait]
+pub trait Gate: Sync {
+    /// The reasons to hold `period`'s returns (error-severity findings), in
+    /// a session over the view the returns are made from.
+    async fn reasons(
+        &self,
+        ctx: &WarehouseContext,
+        config: &IcsConfig,
+        period: Month,
+        trust: Option<&str>,
+    ) -> Result<Vec<String>>;
 }
 
-/// [`write_return`] in a session already open over the view `req.as_at`
-/// gives (so the gate and the return share one RTT walk).
-pub async fn write_return_in(
+/// A gate whose reasons are already known (a caller that ran the checks
+/// itself, or none: `KnownReasons(vec![])`).
+pub struct KnownReasons(pub Vec<String>);
+
+#[async_trait::async_trait]
+impl Gate for KnownReasons {
+    async fn reasons(
+        &self,
+        _: &WarehouseContext,
+        _: &IcsConfig,
+        _: Month,
+        _: Option<&str>,
+    ) -> Result<Vec<String>> {
+        Ok(self.0.clone())
+    }
+}
+
+/// The provenance of every return for a period, with completeness and the
+/// gate (asked once): whether each is ready to publish.
+pub async fn assess_all(
+    ctx: &WarehouseContext,
+    config: &IcsConfig,
+    period: Month,
+    trust: Option<&str>,
+    gate: &dyn Gate,
+) -> Result<Vec<Provenance>> {
+    let held_by = gate.reasons(ctx, config, period, trust).await?;
+    ReturnKind::ALL
+        .iter()
+        .map(|&kind| {
+            let req = ReturnRequest {
+                kind,
+                period,
+                trust: trust.map(str::to_string),
+                as_at: AsAt::default(),
+                allow_incomplete: false,
+            };
+            provenance(ctx.view(), config, &req, held_by.clone())
+        })
+        .collect()
+}
+
+/// The one path to publishing a return (the `return` command, the demo and
+/// the server's download): completeness and the gate over `ctx` (a session
+/// over the view `req.as_at` gives), then the provenance, or `Held` when
+/// the return is held and `allow_incomplete` is off.
+pub async fn publish(
     ctx: &WarehouseContext,
     config: &IcsConfig,
     req: &ReturnRequest,
-    held_by: Vec<String>,
-    out: &mut (dyn Write + Send),
+    gate: &dyn Gate,
 ) -> Result<Provenance> {
-    let provenance = gated(ctx.view(), config, req, held_by)?;
-    write_csv(ctx, req, out).await?;
-    Ok(provenance)
-}
-
-/// The provenance, or `Held` when the gate holds the return and
-/// `allow_incomplete` is off.
-pub fn gated(
-    view: &View,
-    config: &IcsConfig,
-    req: &ReturnRequest,
-    held_by: Vec<String>,
-) -> Result<Provenance> {
-    let mut p = provenance(view, config, req, held_by)?;
+    let held_by = gate
+        .reasons(ctx, config, req.period, req.trust.as_deref())
+        .await?;
+    let mut p = provenance(ctx.view(), config, req, held_by)?;
     if !p.complete {
         if !req.allow_incomplete {
             return Err(Error::Held(Box::new(p)));
@@ -284,6 +288,21 @@ pub fn gated(
         p.written_anyway = true;
     }
     Ok(p)
+}
+
+/// [`publish`], then the return's CSV (returns spec: UTF-8, LF, RFC 4180
+/// quoting only where needed, zeros as `0`, absent values empty), streamed:
+/// the return is never held whole in memory. Nothing is written when held.
+pub async fn write_return(
+    ctx: &WarehouseContext,
+    config: &IcsConfig,
+    req: &ReturnRequest,
+    gate: &dyn Gate,
+    out: &mut (dyn Write + Send),
+) -> Result<Provenance> {
+    let provenance = publish(ctx, config, req, gate).await?;
+    write_csv(ctx, req, out).await?;
+    Ok(provenance)
 }
 
 /// Plans a return's SQL over a session (no gate).

@@ -75,32 +75,21 @@ pub async fn quality(
     if let Some(c) = snap.cached(&key) {
         return Ok(c.respond(&headers));
     }
-    let landing = state
+    let arriving = state
         .options
         .landing
-        .as_deref()
-        .and_then(icsw_quality::landing);
-    let mut findings = icsw_quality::run(
+        .as_ref()
+        .map(|l| icsw_ingest::Landing::new(l).arriving())
+        .unwrap_or_default();
+    let findings = icsw_quality::run(
         &snap.full,
         &state.config,
         scope,
         trust.as_deref(),
-        landing.as_ref(),
+        &arriving,
     )
     .await?;
-    if let Some(ts) = &p.trusts {
-        findings.retain(|f| ts.contains(&f.trust));
-    }
-    if p.role == crate::Role::Analyst {
-        let key = state.pseudonym_key();
-        for f in &mut findings {
-            f.keys = f
-                .keys
-                .iter()
-                .map(|k| icsw_query::pseudonym(key, k))
-                .collect();
-        }
-    }
+    let findings = icsw_quality::restrict(findings, &p.restriction(state.pseudonym_key()));
     let body = serde_json::to_vec(&findings).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(snap
         .keep(key, Cached::new("application/json", body, vec![]))

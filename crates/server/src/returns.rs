@@ -107,7 +107,7 @@ pub async fn download(
     // The same path as `icsw return`: the as-at view, the data-quality gate
     // and the completeness of returns, then the return's SQL, in one session
     // over the whole data (the gate is never restricted).
-    let view = req.as_at.view(&state.warehouse).await?;
+    let view = state.warehouse.view(req.as_at).await?;
     let base = if view.cache_key() == snap.full.view().cache_key() {
         snap.full.clone()
     } else {
@@ -119,9 +119,8 @@ pub async fn download(
         )
         .await?
     };
-    let held_by =
-        icsw_quality::gate_reasons(&base, &state.config, period, req.trust.as_deref()).await?;
-    let provenance = icsw_returns::gated(base.view(), &state.config, &req, held_by)?;
+    let provenance =
+        icsw_returns::publish(&base, &state.config, &req, &icsw_quality::QualityGate).await?;
     let mut h = HeaderMap::new();
     provenance_headers(&mut h, &provenance);
     let extra: Vec<(String, String)> = h
@@ -172,19 +171,14 @@ struct ReturnStatus {
 async fn periods(state: &AppState) -> ApiResult<Vec<PeriodStatus>> {
     let snap = state.snapshot().await?;
     let view = snap.full.view();
-    let mut first: Option<Month> = None;
-    let mut last: Option<Month> = None;
-    for (_, s) in view.trusts.values() {
-        for fs in s.feeds.values() {
-            for c in &fs.coverage {
-                first = Some(first.map_or(Month::of(c.from), |m| m.min(Month::of(c.from))));
-            }
-        }
-        if let Some(d) = s.latest_extract_date {
-            let m = Month::of(d).prev();
-            last = Some(last.map_or(m, |l| l.min(m)));
-        }
-    }
+    let first = view
+        .trusts
+        .values()
+        .flat_map(|(_, s)| s.feeds.values())
+        .flat_map(|fs| fs.coverage.iter())
+        .map(|c| Month::of(c.from))
+        .min();
+    let last = view.latest_complete_month();
     let mut out = Vec::new();
     let (Some(first), Some(mut m)) = (first, last) else {
         return Ok(out);

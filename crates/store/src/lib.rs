@@ -23,13 +23,14 @@
 //!
 //! This crate knows nothing of validation or SQL.
 
+pub mod layout;
 mod location;
 mod lock;
 pub mod log_schema;
 mod parquet_io;
 mod state;
 
-pub use location::Warehouse;
+pub use location::{AsAt, Warehouse};
 pub use lock::LoadLock;
 pub use parquet_io::{StoreFileReader, StoreWriter};
 pub use state::{

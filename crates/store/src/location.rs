@@ -12,6 +12,16 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use url::Url;
 
+/// Which state of the warehouse to read: the newest (both `None`), as at an
+/// extract date, or the state after a load.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct AsAt {
+    /// Only extracts dated on or before this date.
+    pub date: Option<NaiveDate>,
+    /// The state after this load.
+    pub load: Option<u64>,
+}
+
 /// A warehouse: an object store and the root path inside it.
 #[derive(Clone, Debug)]
 pub struct Warehouse {
@@ -84,16 +94,6 @@ impl Warehouse {
             root,
             location: location.to_string(),
         })
-    }
-
-    /// A warehouse over any object store (tests use an in-memory one).
-    pub fn from_store(store: Arc<dyn ObjectStore>, store_url: Url, root: Path) -> Self {
-        Warehouse {
-            location: format!("{store_url}{root}"),
-            store,
-            store_url,
-            root,
-        }
     }
 
     pub fn store(&self) -> &Arc<dyn ObjectStore> {
@@ -239,6 +239,16 @@ impl Warehouse {
             )
             .await;
         Ok(())
+    }
+
+    /// The view a reader asked for: the newest, or as at a load or an
+    /// extract date (the one place `--as-at` and `--as-at-load` are read).
+    pub async fn view(&self, as_at: AsAt) -> Result<View> {
+        match (as_at.date, as_at.load) {
+            (Some(d), _) => self.view_as_at_date(d).await,
+            (None, Some(v)) => self.view_at_version(v).await,
+            (None, None) => Ok(self.current().await?.view()),
+        }
     }
 
     /// The view as at version `v`: every trust as that version left it.

@@ -2,7 +2,7 @@
 //! each feed and what its extracts covered. One JSON file per version.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use icsw_model::Feed;
+use icsw_model::{Feed, Month};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -202,6 +202,31 @@ impl TrustState {
         self.latest_extract_date = self.latest_extract_date.max(Some(extract_date));
         self.refused.remove(&extract_date);
     }
+
+    /// The trust's missing nights between `from` and `to` (inclusive): the
+    /// one rule for them, used by the returns' provenance and the
+    /// `completeness.extract_missing` check alike. A night is missing when
+    /// it is on or after the trust's first loaded extract (the warehouse
+    /// knows nothing of nights before it), on or before `horizon` (the
+    /// newest night any trust of the view has loaded, so a trust that
+    /// stops sending is seen to stop), and neither loaded nor refused (a
+    /// refused night is reported as refused, once).
+    pub fn missing_nights(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        horizon: Option<NaiveDate>,
+    ) -> Vec<NaiveDate> {
+        let (Some(first), Some(horizon)) = (self.loaded_extracts.first().map(|r| r.from), horizon)
+        else {
+            return Vec::new();
+        };
+        from.max(first)
+            .iter_days()
+            .take_while(|d| *d <= to.min(horizon))
+            .filter(|d| !self.is_loaded(*d) && !self.refused.contains_key(d))
+            .collect()
+    }
 }
 
 /// How a load ended.
@@ -289,6 +314,26 @@ impl View {
         })
     }
 
+    /// The newest night any trust of the view has loaded: the horizon up to
+    /// which a trust's missing nights are counted.
+    pub fn horizon(&self) -> Option<NaiveDate> {
+        self.trusts
+            .values()
+            .filter_map(|(_, s)| s.latest_extract_date)
+            .max()
+    }
+
+    /// The latest month every trust with data is past (its newest extract
+    /// is dated after the month's last day): the month returns, the demo
+    /// and `quality_findings` default to.
+    pub fn latest_complete_month(&self) -> Option<Month> {
+        self.trusts
+            .values()
+            .filter_map(|(_, s)| s.latest_extract_date)
+            .min()
+            .map(|d| Month::of(d).prev())
+    }
+
     /// A key that changes whenever what this view shows changes: the version
     /// each trust was read at.
     pub fn cache_key(&self) -> String {
@@ -317,6 +362,36 @@ mod tests {
             extracted_at: DateTime::<Utc>::UNIX_EPOCH,
             load_id: load,
         }
+    }
+
+    #[test]
+    fn missing_nights_run_to_the_ics_horizon_and_leave_out_refused_ones() {
+        let mut s = TrustState::default();
+        for day in ["2026-10-02", "2026-10-03", "2026-10-06"] {
+            s.mark_loaded(d(day));
+        }
+        s.refused.insert(
+            d("2026-10-05"),
+            RefusedExtract {
+                manifest_sha256: String::new(),
+                load_id: 9,
+                reason: "bad".into(),
+                covers: None,
+            },
+        );
+        // Before the first extract: nothing known. 04 missing, 05 refused,
+        // 07 and 08 missing up to another trust's newer night.
+        assert_eq!(
+            s.missing_nights(d("2026-10-01"), d("2026-10-31"), Some(d("2026-10-08"))),
+            vec![d("2026-10-04"), d("2026-10-07"), d("2026-10-08")]
+        );
+        assert_eq!(
+            s.missing_nights(d("2026-10-05"), d("2026-10-07"), Some(d("2026-10-08"))),
+            vec![d("2026-10-07")]
+        );
+        assert!(s
+            .missing_nights(d("2026-10-01"), d("2026-10-31"), None)
+            .is_empty());
     }
 
     #[test]

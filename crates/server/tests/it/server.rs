@@ -358,13 +358,11 @@ fn library_return(kind: ReturnKind, period: &str, trust: Option<&str>) -> Vec<u8
     };
     let mut out = Vec::new();
     f.runtime
-        .block_on(icsw_returns::write_return(
-            &f.warehouse,
-            &f.config,
-            &req,
-            vec![],
-            &mut out,
-        ))
+        .block_on(async {
+            let ctx = icsw_query::WarehouseContext::at(&f.warehouse, req.as_at, &f.config).await?;
+            let no_gate = icsw_returns::KnownReasons(vec![]);
+            icsw_returns::write_return(&ctx, &f.config, &req, &no_gate, &mut out).await
+        })
         .unwrap();
     out
 }
