@@ -42,14 +42,6 @@ impl RefusalKind {
             RefusalKind::ShrunkenSnapshot => "shrunken_snapshot",
         }
     }
-
-    /// Guards hold an extract that is well formed but would wipe good data.
-    pub fn is_guard(self) -> bool {
-        matches!(
-            self,
-            RefusalKind::TooManyRejected | RefusalKind::ShrunkenSnapshot
-        )
-    }
 }
 
 /// A refused extract, naming the trust, extract date, file and column.
@@ -84,30 +76,30 @@ impl std::fmt::Display for Refusal {
     }
 }
 
-/// Errors that stop a load run (as opposed to refusing one extract).
+/// Errors that stop a load run (as opposed to refusing one extract); each
+/// keeps its cause as its source.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The warehouse could not be read or written.
     #[error(transparent)]
     Store(#[from] icsw_store::Error),
-    /// Writing a warehouse file failed.
-    #[error("writing the warehouse: {0}")]
-    Write(String),
-    /// The landing zone could not be read.
-    #[error("landing zone {path}: {message}")]
-    Landing { path: String, message: String },
-}
-
-impl From<datafusion::parquet::errors::ParquetError> for Error {
-    fn from(e: datafusion::parquet::errors::ParquetError) -> Self {
-        Error::Write(e.to_string())
-    }
-}
-
-impl From<datafusion::arrow::error::ArrowError> for Error {
-    fn from(e: datafusion::arrow::error::ArrowError) -> Self {
-        Error::Write(e.to_string())
-    }
+    /// Reading a landed file that passed its checks, or writing a
+    /// warehouse file, failed in Parquet.
+    #[error("parquet: {0}")]
+    Parquet(#[from] datafusion::parquet::errors::ParquetError),
+    /// Building a batch of stored or quarantined rows failed in Arrow.
+    #[error("arrow: {0}")]
+    Arrow(#[from] datafusion::arrow::error::ArrowError),
+    /// A quarantined record did not serialise as UTF-8 JSON (a bug).
+    #[error("quarantined record: {0}")]
+    Record(#[from] std::string::FromUtf8Error),
+    /// The landing zone, or a file in it, could not be read.
+    #[error("landing zone {path}: {source}")]
+    Landing {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

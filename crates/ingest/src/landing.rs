@@ -44,9 +44,9 @@ fn is_date_folder(name: &str) -> bool {
 }
 
 fn read_dir(p: &Path) -> Result<Vec<std::fs::DirEntry>> {
-    let err = |e: std::io::Error| Error::Landing {
+    let err = |source: std::io::Error| Error::Landing {
         path: p.display().to_string(),
-        message: e.to_string(),
+        source,
     };
     let mut v: Vec<_> = std::fs::read_dir(p)
         .map_err(err)?
@@ -65,7 +65,7 @@ pub fn discover(landing: &Landing) -> Result<(Vec<LandedExtract>, Vec<ArrivingFo
     if !landing.root.is_dir() {
         return Err(Error::Landing {
             path: landing.root.display().to_string(),
-            message: "not a directory".into(),
+            source: std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory"),
         });
     }
     for t in read_dir(&landing.root)? {
@@ -107,7 +107,7 @@ pub fn discover(landing: &Landing) -> Result<(Vec<LandedExtract>, Vec<ArrivingFo
                 Err(e) => {
                     return Err(Error::Landing {
                         path: manifest.display().to_string(),
-                        message: e.to_string(),
+                        source: e,
                     })
                 }
             }

@@ -516,10 +516,10 @@ impl Job<'_> {
                         "named in the manifest but not in the folder".into(),
                     )
                 }
-                Err(e) => {
+                Err(source) => {
                     return Err(Error::Landing {
                         path: path.display().to_string(),
-                        message: e.to_string(),
+                        source,
                     })
                 }
             };
@@ -650,14 +650,9 @@ impl Job<'_> {
             let mut ids: HashMap<u128, IdEntry> = HashMap::new();
             for f in &plan.files {
                 let mut stream = open_landed(&f.path)
-                    .await
-                    .map_err(|e| Error::Landing {
-                        path: f.path.display().to_string(),
-                        message: e.to_string(),
-                    })?
+                    .await?
                     .with_batch_size(BATCH_ROWS)
-                    .build()
-                    .map_err(|e| Error::Write(e.to_string()))?;
+                    .build()?;
                 let mut row: u64 = 0;
                 while let Some(batch) = stream.next().await {
                     let batch = match batch {
@@ -848,11 +843,7 @@ impl Job<'_> {
                 quarantined: BTreeMap::new(),
             };
             let mut stream = open_landed(&f.path)
-                .await
-                .map_err(|e| Error::Landing {
-                    path: f.path.display().to_string(),
-                    message: e.to_string(),
-                })?
+                .await?
                 .with_batch_size(BATCH_ROWS)
                 .build()?;
             let mut row: u64 = 0;
@@ -1102,7 +1093,7 @@ fn record_json(feed: Feed, canon: &Canonical, rows: &[u32]) -> Result<Vec<String
         w.write(&batch)?;
         w.finish()?;
     }
-    let text = String::from_utf8(buf).map_err(|e| Error::Write(e.to_string()))?;
+    let text = String::from_utf8(buf)?;
     Ok(text.lines().map(str::to_string).collect())
 }
 
@@ -1306,15 +1297,15 @@ impl<'a> MonthWriters<'a> {
     }
 }
 
-async fn open_landed(
-    path: &Path,
-) -> std::result::Result<ParquetRecordBatchStreamBuilder<tokio::fs::File>, String> {
+/// A landed Parquet file, opened for reading.
+async fn open_landed(path: &Path) -> Result<ParquetRecordBatchStreamBuilder<tokio::fs::File>> {
     let f = tokio::fs::File::open(path)
         .await
-        .map_err(|e| e.to_string())?;
-    ParquetRecordBatchStreamBuilder::new(f)
-        .await
-        .map_err(|e| e.to_string())
+        .map_err(|source| Error::Landing {
+            path: path.display().to_string(),
+            source,
+        })?;
+    Ok(ParquetRecordBatchStreamBuilder::new(f).await?)
 }
 
 async fn sha256_file(path: &Path) -> std::io::Result<String> {

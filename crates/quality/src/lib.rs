@@ -10,7 +10,6 @@
 //! blocking.
 
 mod checks;
-mod volume;
 
 use chrono::NaiveDate;
 use icsw_model::{IcsConfig, Month};
@@ -22,14 +21,22 @@ pub use checks::{rtt_return_findings, run};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A check's SQL failed.
     #[error(transparent)]
     Query(#[from] icsw_query::Error),
+    /// Computing a return the checks look at failed.
     #[error(transparent)]
     Returns(#[from] icsw_returns::Error),
+    /// The warehouse could not be read.
     #[error(transparent)]
     Store(#[from] icsw_store::Error),
+    /// `[quality]` in icsw.toml is malformed.
     #[error("configuration [quality]: {0}")]
     Config(String),
+    /// A check produced a finding under an id [`CHECKS`] does not list (a
+    /// bug in a check's SQL or code).
+    #[error("unknown check id {0:?}: every check must be listed in CHECKS")]
+    UnknownCheck(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -287,7 +294,9 @@ impl From<Error> for icsw_returns::Error {
             Error::Query(e) => icsw_returns::Error::Query(e),
             Error::Returns(e) => e,
             Error::Store(e) => icsw_returns::Error::Store(e),
-            e @ Error::Config(_) => icsw_returns::Error::Invalid(e.to_string()),
+            e @ (Error::Config(_) | Error::UnknownCheck(_)) => {
+                icsw_returns::Error::Invalid(e.to_string())
+            }
         }
     }
 }

@@ -27,16 +27,22 @@ use icsw_model::IcsConfig;
 use icsw_store::{AsAt, View, Warehouse};
 use std::sync::Arc;
 
-/// Errors of the query layer.
+/// Errors of the query layer. DataFusion's error is kept as the source,
+/// so a caller can tell a memory limit from a syntax error by its kind,
+/// never by its text.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The query is wrong: a syntax error, an unknown table or column, a
     /// statement that is not allowed. The caller did something wrong.
+    #[error("{}", first_line(.0))]
+    Query(#[source] Box<datafusion::error::DataFusionError>),
+    /// A `sql/` file was given a parameter it does not declare, or not one
+    /// it does, or a value of the wrong type (the caller's mistake).
     #[error("{0}")]
-    Query(String),
-    /// Running a valid query failed (I/O, memory, a limit).
-    #[error("query failed: {0}")]
-    Execution(String),
+    Param(String),
+    /// Running a valid query failed: I/O, the memory limit, cancellation.
+    #[error("query failed: {}", first_line(.0))]
+    Execution(#[source] Box<datafusion::error::DataFusionError>),
     /// The warehouse could not be read.
     #[error(transparent)]
     Store(#[from] icsw_store::Error),
@@ -45,19 +51,39 @@ pub enum Error {
     SqlFile { file: String, message: String },
 }
 
+/// The first line of the innermost error: what a user is shown.
+fn first_line(e: &datafusion::error::DataFusionError) -> String {
+    e.find_root()
+        .to_string()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
 impl Error {
     /// Classifies a DataFusion error: planning errors are the query's
     /// fault; the rest are failures while running.
     pub fn from_datafusion(e: datafusion::error::DataFusionError) -> Self {
         use datafusion::error::DataFusionError as E;
-        let root = e.find_root();
-        let one_line = |s: String| s.lines().next().unwrap_or_default().to_string();
-        match root {
+        match e.find_root() {
             E::SQL(..) | E::Plan(_) | E::SchemaError(..) | E::NotImplemented(_) => {
-                Error::Query(one_line(root.to_string()))
+                Error::Query(Box::new(e))
             }
-            _ => Error::Execution(one_line(root.to_string())),
+            _ => Error::Execution(Box::new(e)),
         }
+    }
+
+    /// Whether the caller did something wrong (a bad query or parameter),
+    /// rather than the system failing.
+    pub fn is_users(&self) -> bool {
+        matches!(self, Error::Query(_) | Error::Param(_))
+    }
+
+    /// Whether the query ran out of its memory limit.
+    pub fn is_memory_limit(&self) -> bool {
+        matches!(self, Error::Execution(e)
+            if matches!(e.find_root(), datafusion::error::DataFusionError::ResourcesExhausted(_)))
     }
 }
 
@@ -69,7 +95,7 @@ impl From<datafusion::error::DataFusionError> for Error {
 
 impl From<datafusion::arrow::error::ArrowError> for Error {
     fn from(e: datafusion::arrow::error::ArrowError) -> Self {
-        Error::Execution(e.to_string())
+        Error::Execution(Box::new(e.into()))
     }
 }
 
@@ -146,7 +172,10 @@ impl WarehouseContext {
         let schema = full
             .catalog("datafusion")
             .and_then(|c| c.schema("public"))
-            .ok_or_else(|| Error::Query("the session has no default schema".into()))?;
+            .ok_or_else(|| Error::SqlFile {
+                file: "(session)".into(),
+                message: "the session has no default schema".into(),
+            })?;
         for name in schema.table_names() {
             if let Some(t) = schema.table(&name).await? {
                 ctx.register_table(name.as_str(), t)?;

@@ -9,8 +9,7 @@
 //! tables are never registered in it by name, and the pseudonym function is
 //! not callable from its SQL.
 
-use crate::rtt::{periods_at, PeriodsAt};
-use crate::{Result, WarehouseContext, VIEWS};
+use crate::{Result, WarehouseContext};
 use datafusion::arrow::array::{ArrayRef, AsArray, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
@@ -141,11 +140,10 @@ impl WarehouseContext {
         let id_lists = r.pseudonym_key.clone().map(|k| pseudonym_udf(k, true));
         let catalog = full.catalog("datafusion").expect("default catalog");
         let schema = catalog.schema("public").expect("default schema");
-        let derived: Vec<&str> = VIEWS.iter().map(|(n, _)| *n).collect();
         let mut names = schema.table_names();
         names.sort();
         for name in names {
-            if derived.contains(&name.as_str()) || name == "rtt_periods" {
+            if crate::tables::is_derived(&name) {
                 continue;
             }
             let Some(provider) = schema.table(&name).await? else {
@@ -194,17 +192,7 @@ impl WarehouseContext {
             }
             ctx.register_table(name.as_str(), df.into_view())?;
         }
-        let history = ctx.table_provider("rtt_period_history").await?;
-        ctx.register_table(
-            "rtt_periods",
-            Arc::new(periods_at(history.clone(), col("snapshot_extract_date"))?),
-        )?;
-        ctx.register_udtf("rtt_periods_at", Arc::new(PeriodsAt { history }));
-        for (name, text) in VIEWS {
-            let file = crate::SqlFile::parse(name, text)?;
-            let df = ctx.sql(&file.text).await?;
-            ctx.register_table(*name, df.into_view())?;
-        }
+        crate::tables::register_derived(&ctx).await?;
         Ok(self.with_session(ctx))
     }
 }

@@ -127,7 +127,7 @@ impl SqlFile {
     /// given, none unknown, each castable to its type) and returns them
     /// typed, ready to bind.
     pub fn bind(&self, values: &[(&str, ScalarValue)]) -> Result<Vec<(String, ScalarValue)>> {
-        let err = |message: String| Error::Query(format!("{}: {message}", self.name));
+        let err = |message: String| Error::Param(format!("{}: {message}", self.name));
         for (n, _) in values {
             if !self.params.iter().any(|p| p.name == *n) {
                 return Err(err(format!("no parameter named {n}")));

@@ -164,12 +164,6 @@ pub(crate) async fn register(
         "rtt_findings",
         Arc::new(RttWalkTable::new(events, Mode::Findings)),
     )?;
-    ctx.register_table(
-        "rtt_periods",
-        Arc::new(periods_at(history.clone(), col("snapshot_extract_date"))?),
-    )?;
-    ctx.register_udtf("rtt_periods_at", Arc::new(PeriodsAt { history }));
-
     for name in LOG_TABLES {
         let schema = schema_of(name).expect("log table");
         log_table(ctx, warehouse, view, name, schema).await?;
@@ -197,6 +191,20 @@ pub(crate) async fn register(
         let batch = RecordBatch::try_new(schema.clone(), cols)?;
         ctx.register_table(t.name, mem(schema, vec![batch])?)?;
     }
+    register_derived(ctx).await
+}
+
+/// The tables derived from the others, planned over whatever the session
+/// holds by those names (the full tables, or a restricted session's):
+/// `rtt_periods` and `rtt_periods_at(d)` over `rtt_period_history`, then
+/// the views of `sql/views/`.
+pub(crate) async fn register_derived(ctx: &SessionContext) -> Result<()> {
+    let history = ctx.table_provider("rtt_period_history").await?;
+    ctx.register_table(
+        "rtt_periods",
+        Arc::new(periods_at(history.clone(), col("snapshot_extract_date"))?),
+    )?;
+    ctx.register_udtf("rtt_periods_at", Arc::new(PeriodsAt { history }));
     for (name, text) in VIEWS {
         let file = SqlFile::parse(name, text)?;
         let df = ctx
@@ -209,6 +217,12 @@ pub(crate) async fn register(
         ctx.register_table(*name, df.into_view())?;
     }
     Ok(())
+}
+
+/// Whether a table is derived from others by [`register_derived`] (a
+/// restricted session plans it again over its own tables).
+pub(crate) fn is_derived(name: &str) -> bool {
+    name == "rtt_periods" || VIEWS.iter().any(|(n, _)| *n == name)
 }
 
 /// The derived tables of `sql/views/`, registered in every session.

@@ -34,12 +34,16 @@ pub enum Error {
     /// error-severity finding. The provenance says why.
     #[error("the {} return for {} is held: {}", .0.kind, .0.period, .0.reasons.join("; "))]
     Held(Box<Provenance>),
+    /// Planning or running the return's or report's SQL failed.
     #[error(transparent)]
     Query(#[from] icsw_query::Error),
+    /// The warehouse could not be read.
     #[error(transparent)]
     Store(#[from] icsw_store::Error),
+    /// Writing the CSV failed (the output went away, or a value would not
+    /// format).
     #[error("writing the return: {0}")]
-    Write(String),
+    Write(#[source] datafusion::arrow::error::ArrowError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -331,14 +335,14 @@ pub async fn write_csv(
     let mut wrote = false;
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(icsw_query::Error::from)?;
-        w.write(&batch).map_err(|e| Error::Write(e.to_string()))?;
+        w.write(&batch).map_err(Error::Write)?;
         wrote = true;
     }
     if !wrote {
         // No rows: the header alone.
         let schema = stream.schema();
         w.write(&datafusion::arrow::array::RecordBatch::new_empty(schema))
-            .map_err(|e| Error::Write(e.to_string()))?;
+            .map_err(Error::Write)?;
     }
     Ok(())
 }

@@ -154,12 +154,12 @@ impl IntoResponse for ApiError {
 
 impl From<icsw_query::Error> for ApiError {
     fn from(e: icsw_query::Error) -> Self {
-        match e {
-            icsw_query::Error::Query(m) => ApiError::bad("bad_query", m),
-            icsw_query::Error::Execution(m) if m.contains("Resources exhausted") => {
-                ApiError::Memory(m)
-            }
-            e => ApiError::Internal(e.to_string()),
+        if e.is_users() {
+            ApiError::bad("bad_query", e.to_string())
+        } else if e.is_memory_limit() {
+            ApiError::Memory(e.to_string())
+        } else {
+            ApiError::Internal(e.to_string())
         }
     }
 }

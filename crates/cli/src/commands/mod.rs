@@ -120,9 +120,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
 
 /// A query's error: the user's (exit 2) or a failure (exit 1).
 fn query_failure(e: icsw_query::Error) -> Failure {
-    match e {
-        icsw_query::Error::Query(m) => Failure::Usage(m),
-        e => Failure::Error(e.into()),
+    if e.is_users() {
+        Failure::Usage(e.to_string())
+    } else {
+        Failure::Error(e.into())
     }
 }
 
