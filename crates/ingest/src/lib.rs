@@ -15,10 +15,12 @@ mod log;
 mod manifest;
 mod merge;
 mod progress;
+mod summary;
 mod validate;
 
 pub use error::{Error, Refusal, RefusalKind, Result};
 pub use landing::{discover, ArrivingFolder, LandedExtract, Landing};
-pub use load::{load_all, FileSummary, LoadReport, LoadSummary};
+pub use load::load_all;
 pub use manifest::{Manifest, ManifestFile};
 pub use progress::{NoProgress, Progress};
+pub use summary::{FileSummary, LoadReport, LoadSummary, Skipped};

@@ -3,7 +3,7 @@
 //! `superseded`.
 
 use crate::error::Result;
-use crate::load::{FileSummary, LoadSummary};
+use crate::summary::{FileSummary, LoadSummary};
 use datafusion::arrow::array::{
     ArrayRef, BooleanArray, Date32Array, Int64Array, RecordBatch, StringArray,
     TimestampMicrosecondArray,

@@ -1,7 +1,7 @@
 //! Progress reporting, implemented by the command line (a bar on a
 //! terminal, log lines otherwise).
 
-use crate::load::LoadSummary;
+use crate::summary::LoadSummary;
 
 pub trait Progress: Send + Sync {
     /// An extract is about to load; `rows` is the manifest's total.

@@ -7,7 +7,7 @@
 //! audit_log = "audit.log"
 //! [[access.token]]
 //! name = "ryj-managers"
-//! sha256 = "<hex sha256 of the token>"     # icsw token new prints both
+//! sha256 = "<hex sha256 of the token>"     # icsw token prints both
 //! role = "manager"                           # manager | commissioner | analyst | admin
 //! trusts = ["RYJ"]                           # optional: this trust's rows only
 //! commissioners = ["W2U3Z"]                  # optional: these commissioners' rows only
@@ -52,6 +52,47 @@ pub enum Need {
     Sql,
     /// Loads, quality findings, table list: any signed-in role.
     Any,
+}
+
+/// The needs as types, for [`Auth`].
+pub mod need {
+    use super::Need;
+
+    /// A [`Need`] named by a type.
+    pub trait Requirement: Send + Sync {
+        const NEED: Need;
+    }
+
+    macro_rules! needs {
+        ($($name:ident),*) => {$(
+            #[doc = concat!("Needs `Need::", stringify!($name), "`.")]
+            pub struct $name;
+            impl Requirement for $name {
+                const NEED: Need = Need::$name;
+            }
+        )*};
+    }
+    needs!(Dashboards, Returns, Sql, Any);
+}
+
+/// The principal of a request to a route that needs `N`: an extractor, so
+/// that a handler says what it needs in its signature, and a request that
+/// lacks it is answered 401 or 403 before the handler runs.
+pub struct Auth<N>(pub Principal, pub std::marker::PhantomData<N>);
+
+impl<N: need::Requirement> axum::extract::FromRequestParts<std::sync::Arc<crate::AppState>>
+    for Auth<N>
+{
+    type Rejection = crate::ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &std::sync::Arc<crate::AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        state
+            .principal(&parts.headers, N::NEED)
+            .map(|p| Auth(p, std::marker::PhantomData))
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -1,7 +1,7 @@
 //! JSON endpoints: tables, data-quality findings, the load log, reports,
 //! health and metrics.
 
-use crate::access::Need;
+use crate::access::{need, Auth};
 use crate::{html, ApiError, ApiResult, AppState, Cached};
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
@@ -23,8 +23,10 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
-pub async fn tables(State(state): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult<Response> {
-    let p = state.principal(&headers, Need::Any)?;
+pub async fn tables(
+    State(state): State<Arc<AppState>>,
+    Auth(p, _): Auth<need::Any>,
+) -> ApiResult<Response> {
     let snap = state.snapshot().await?;
     let ctx = state.context(&snap, &p).await?;
     Ok(axum::Json(ctx.tables().await?).into_response())
@@ -55,10 +57,10 @@ pub struct QualityQuery {
 
 pub async fn quality(
     State(state): State<Arc<AppState>>,
+    Auth(p, _): Auth<need::Any>,
     headers: HeaderMap,
     Query(q): Query<QualityQuery>,
 ) -> ApiResult<Response> {
-    let p = state.principal(&headers, Need::Any)?;
     let snap = state.snapshot().await?;
     let scope = match (&q.period, &q.date) {
         (Some(m), _) => icsw_quality::Scope::Period(crate::month(m)?),
@@ -96,8 +98,10 @@ pub async fn quality(
         .respond(&headers))
 }
 
-pub async fn loads(State(state): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult<Response> {
-    let p = state.principal(&headers, Need::Any)?;
+pub async fn loads(
+    State(state): State<Arc<AppState>>,
+    Auth(p, _): Auth<need::Any>,
+) -> ApiResult<Response> {
     let snap = state.snapshot().await?;
     let ctx = state.context(&snap, &p).await?;
     let batches = ctx
@@ -111,11 +115,7 @@ pub async fn loads(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Ap
     Ok(([("content-type", "application/json")], json_rows(&batches)?).into_response())
 }
 
-pub async fn report_list(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
-    state.principal(&headers, Need::Dashboards)?;
+pub async fn report_list(_: Auth<need::Dashboards>) -> ApiResult<Response> {
     Ok(axum::Json(icsw_returns::reports()).into_response())
 }
 
@@ -163,11 +163,11 @@ pub fn suppressed(batches: Vec<RecordBatch>) -> ApiResult<Vec<RecordBatch>> {
 /// A headline report as JSON (counts suppressed for managers).
 pub async fn report(
     State(state): State<Arc<AppState>>,
+    Auth(p, _): Auth<need::Dashboards>,
     headers: HeaderMap,
     Path(name): Path<String>,
     Query(q): Query<ReportQuery>,
 ) -> ApiResult<Response> {
-    let p = state.principal(&headers, Need::Dashboards)?;
     let period = crate::month(&q.period)?;
     let trust = crate::trust_asked(&p, q.trust.as_deref())?;
     let snap = state.snapshot().await?;

@@ -3,7 +3,7 @@
 //! publication gate unless `allow_incomplete=true`; and the list of periods
 //! with their completeness.
 
-use crate::access::Need;
+use crate::access::{need, Auth};
 use crate::{html, ApiError, ApiResult, AppState, Cached};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue};
@@ -60,11 +60,11 @@ pub struct DownloadQuery {
 
 pub async fn download(
     State(state): State<Arc<AppState>>,
+    Auth(p, _): Auth<need::Returns>,
     headers: HeaderMap,
     Path((kind, file)): Path<(String, String)>,
     Query(q): Query<DownloadQuery>,
 ) -> ApiResult<Response> {
-    let p = state.principal(&headers, Need::Returns)?;
     let kind = ReturnKind::parse(&kind)?;
     let (period, provenance_only) = match (
         file.strip_suffix(".csv"),
@@ -211,15 +211,16 @@ async fn periods(state: &AppState) -> ApiResult<Vec<PeriodStatus>> {
 
 pub async fn list_json(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    _: Auth<need::Returns>,
 ) -> ApiResult<Response> {
-    state.principal(&headers, Need::Returns)?;
     Ok(axum::Json(periods(&state).await?).into_response())
 }
 
 /// `GET /returns`: the periods with their completeness and download links.
-pub async fn page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult<Response> {
-    state.principal(&headers, Need::Returns)?;
+pub async fn page(
+    State(state): State<Arc<AppState>>,
+    _: Auth<need::Returns>,
+) -> ApiResult<Response> {
     let mut body = String::from(
         "<p class=\"note\">Completeness as the returns specification defines it (every day of \
 the month covered by the expected feeds, and for RTT a snapshot after the census date). A \

@@ -2,7 +2,7 @@
 //! header asks for, streamed as it is produced, within a time and a memory
 //! limit of its own.
 
-use crate::access::Need;
+use crate::access::{need, Auth};
 use crate::{ApiError, ApiResult, AppState};
 use axum::body::Body;
 use axum::extract::State;
@@ -63,10 +63,10 @@ fn run_error(e: datafusion::error::DataFusionError) -> ApiError {
 
 pub async fn sql(
     State(state): State<Arc<AppState>>,
+    Auth(p, _): Auth<need::Sql>,
     headers: HeaderMap,
     body: String,
 ) -> ApiResult<Response> {
-    let p = state.principal(&headers, Need::Sql)?;
     if body.trim().is_empty() {
         return Err(ApiError::bad(
             "bad_query",

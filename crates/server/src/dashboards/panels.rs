@@ -1,134 +1,16 @@
-//! Dashboards for managers, defined in `dashboards/*.toml`: a title and
-//! panels, each a query from `sql/dashboards/` and a chart. Monthly
-//! measures are Making Data Count SPC charts with their variation and
-//! assurance icons against the configured targets; every chart has its
-//! table under it. Rendered on the server as HTML with inline SVG: no
-//! JavaScript.
+//! Rendering a dashboard: its panels (SPC charts, bars) with the table
+//! under each, and the filters above them.
 
-use crate::access::Need;
-use crate::{html, ApiError, ApiResult, AppState, Cached};
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
-use axum::response::{Html, IntoResponse, Response};
+use super::{sql_file, Chart, Dashboard, Panel, MONTHS};
+use crate::{html, ApiError, ApiResult, AppState};
 use datafusion::arrow::array::{Array, RecordBatch};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::scalar::ScalarValue;
-use icsw_model::{IcsConfig, Month};
-use icsw_query::{SqlFile, WarehouseContext};
+use icsw_model::Month;
+use icsw_query::WarehouseContext;
 use icsw_spc::{ChartStyle, Direction};
-use serde::Deserialize;
 use std::collections::HashMap;
-use std::sync::Arc;
-
-const DEFINITIONS: &[(&str, &str)] = &[
-    ("ae", include_str!("../../../dashboards/ae.toml")),
-    ("rtt", include_str!("../../../dashboards/rtt.toml")),
-    (
-        "long_waits",
-        include_str!("../../../dashboards/long_waits.toml"),
-    ),
-    (
-        "activity",
-        include_str!("../../../dashboards/activity.toml"),
-    ),
-    ("quality", include_str!("../../../dashboards/quality.toml")),
-];
-
-const SQL: &[(&str, &str)] = &[
-    (
-        "ae_monthly",
-        include_str!("../../../sql/dashboards/ae_monthly.sql"),
-    ),
-    (
-        "rtt_monthly",
-        include_str!("../../../sql/dashboards/rtt_monthly.sql"),
-    ),
-    (
-        "activity_monthly",
-        include_str!("../../../sql/dashboards/activity_monthly.sql"),
-    ),
-    (
-        "quality_by_trust",
-        include_str!("../../../sql/dashboards/quality_by_trust.sql"),
-    ),
-];
-
-/// Months a chart shows.
-const MONTHS: u32 = 24;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Dashboard {
-    pub title: String,
-    pub description: String,
-    #[serde(rename = "panel")]
-    pub panels: Vec<Panel>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Panel {
-    pub title: String,
-    /// A file of `sql/dashboards/`.
-    pub sql: String,
-    /// `spc` (a monthly series) or `bar` (a value by provider).
-    pub chart: String,
-    pub value: String,
-    #[serde(default)]
-    pub percent: bool,
-    /// `higher`, `lower` or `neither`.
-    #[serde(default)]
-    pub improvement: Option<String>,
-    /// A key of `[targets]` in the configuration.
-    #[serde(default)]
-    pub target: Option<String>,
-    /// For SPC charts: the return (`ae`, `rtt`, `activity`) whose
-    /// completeness rules decide which months are charted. A month the
-    /// extracts do not wholly cover would be a false point (a part-month of
-    /// attendances looks like a collapse), so it is left out and named.
-    #[serde(default)]
-    pub coverage: Option<String>,
-    /// Columns of the table under the chart.
-    pub columns: Vec<String>,
-    /// For bars: the column whose values are the bars of each provider.
-    #[serde(default)]
-    pub group: Option<String>,
-}
-
-/// The dashboards, parsed once.
-pub fn dashboards() -> &'static [(&'static str, Dashboard)] {
-    static PARSED: std::sync::OnceLock<Vec<(&'static str, Dashboard)>> = std::sync::OnceLock::new();
-    PARSED.get_or_init(|| {
-        DEFINITIONS
-            .iter()
-            .map(|(n, t)| {
-                (
-                    *n,
-                    toml::from_str(t).unwrap_or_else(|e| panic!("dashboards/{n}.toml: {e}")),
-                )
-            })
-            .collect()
-    })
-}
-
-fn sql_file(name: &str) -> ApiResult<SqlFile> {
-    let (n, t) = SQL
-        .iter()
-        .find(|(n, _)| *n == name)
-        .ok_or_else(|| ApiError::Internal(format!("no dashboard query {name}")))?;
-    SqlFile::parse(n, t).map_err(|e| ApiError::Internal(e.to_string()))
-}
-
-fn target(config: &IcsConfig, key: &str) -> Option<f64> {
-    match key {
-        "ae_four_hour" => Some(config.targets.ae_four_hour),
-        "rtt_18_weeks" => Some(config.targets.rtt_18_weeks),
-        "rtt_52_weeks" => Some(config.targets.rtt_52_weeks),
-        _ => None,
-    }
-}
-
 /// A query's result as text cells and numbers, by column name.
 struct Rows {
     columns: Vec<(String, DataType)>,
@@ -189,96 +71,8 @@ impl Rows {
     }
 }
 
-#[derive(Deserialize)]
-pub struct PageQuery {
-    trust: Option<String>,
-    period: Option<String>,
-}
-
-pub async fn index(State(state): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult<Response> {
-    let p = state.principal(&headers, crate::access::Need::Any)?;
-    let mut body = String::new();
-    if state.access.is_none() {
-        body.push_str(
-            "<p class=\"note\">Open mode: no access control is configured, so this server \
-listens on the loopback address only.</p>",
-        );
-    }
-    if p.may(Need::Dashboards) {
-        for (name, d) in dashboards() {
-            body.push_str(&format!(
-                "<div class=\"panel\"><h2><a href=\"/dashboards/{name}\">{}</a></h2><p>{}</p></div>",
-                html::esc(&d.title),
-                html::esc(&d.description)
-            ));
-        }
-    }
-    if p.may(Need::Returns) {
-        body.push_str(
-            "<div class=\"panel\"><h2><a href=\"/returns\">Statutory returns</a></h2>\
-<p>RTT, A&amp;E and activity returns by month, with their completeness.</p></div>",
-        );
-    }
-    Ok(Html(html::page("Dashboards", &body)).into_response())
-}
-
-pub async fn page(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-    Query(q): Query<PageQuery>,
-) -> ApiResult<Response> {
-    let p = state.principal(&headers, Need::Dashboards)?;
-    let (_, dash) = dashboards()
-        .iter()
-        .find(|(n, _)| *n == name)
-        .ok_or(ApiError::NotFound)?;
-    let snap = state.snapshot().await?;
-    // The series: one trust, or the ICS. A trust-scoped token sees its own.
-    let asked = q.trust.as_deref().filter(|t| !t.is_empty() && *t != "ICS");
-    if let Some(t) = asked {
-        if state.config.trust(t).is_none() {
-            return Err(ApiError::bad("bad_request", format!("no trust {t}")));
-        }
-    }
-    let trust = crate::trust_asked(&p, asked)?.or_else(|| p.trusts.as_ref()?.first().cloned());
-    let latest = icsw_quality::default_scopes(snap.full.view())
-        .into_iter()
-        .find_map(|s| match s {
-            icsw_quality::Scope::Period(m) => Some(m),
-            _ => None,
-        });
-    let period = match &q.period {
-        Some(m) if !m.is_empty() => crate::month(m)?,
-        _ => latest.unwrap_or_else(|| Month::of(chrono::Utc::now().date_naive()).prev()),
-    };
-    let key = format!("dash|{name}|{trust:?}|{period}|{}", AppState::scope_key(&p));
-    if let Some(c) = snap.cached(&key) {
-        return Ok(c.respond(&headers));
-    }
-    let ctx = state.context(&snap, &p).await?;
-    let html = render(
-        &state,
-        &ctx,
-        dash,
-        &name,
-        trust.as_deref(),
-        period,
-        latest,
-        p.suppressed(),
-        p.trusts.as_deref(),
-    )
-    .await?;
-    Ok(snap
-        .keep(
-            key,
-            Cached::new("text/html; charset=utf-8", html.into_bytes(), vec![]),
-        )
-        .respond(&headers))
-}
-
 #[allow(clippy::too_many_arguments)]
-async fn render(
+pub(super) async fn render(
     state: &AppState,
     ctx: &WarehouseContext,
     dash: &Dashboard,
@@ -325,10 +119,9 @@ shown as *, others rounded to the nearest 5. Rates and SPC charts use the exact 
             results.insert(panel.sql.clone(), Rows::from(&batches)?);
         }
         let rows = &results[&panel.sql];
-        body.push_str(&match panel.chart.as_str() {
-            "spc" => spc_panel(state, ctx.view(), panel, rows, series, suppressed)?,
-            "bar" => bar_panel(panel, rows, trust, suppressed)?,
-            c => return Err(ApiError::Internal(format!("unknown chart type {c}"))),
+        body.push_str(&match panel.chart {
+            Chart::Spc => spc_panel(state, ctx.view(), panel, rows, series, suppressed)?,
+            Chart::Bar => bar_panel(panel, rows, trust, suppressed)?,
         });
     }
     body.push_str(&format!(
@@ -457,9 +250,7 @@ fn spc_panel(
         .filter(|&r| rows.cells[r][pc] == series)
         .collect();
     let mut left_out = Vec::new();
-    if let Some(kind) = &panel.coverage {
-        let kind =
-            icsw_returns::ReturnKind::parse(kind).map_err(|e| ApiError::Internal(e.to_string()))?;
+    if let Some(kind) = panel.coverage {
         let trust = (series != "ICS").then_some(series);
         which.retain(|&r| {
             let Ok(m) = Month::parse(&rows.cells[r][mc]) else {
@@ -488,15 +279,8 @@ fn spc_panel(
         .iter()
         .map(|&r| rows.numbers[r][vc].unwrap_or(0.0))
         .collect();
-    let direction = match panel.improvement.as_deref() {
-        Some("higher") => Direction::HigherIsBetter,
-        Some("lower") => Direction::LowerIsBetter,
-        _ => Direction::Neither,
-    };
-    let t = panel
-        .target
-        .as_deref()
-        .and_then(|k| target(&state.config, k));
+    let direction = Direction::from(panel.improvement);
+    let t = panel.target.map(|k| k.value(&state.config));
     let spc = icsw_spc::compute(
         &values,
         direction,
@@ -623,29 +407,4 @@ fn bar_panel(
     s.push_str(&table(rows, &which, &panel.columns, None, suppressed));
     s.push_str("</section>");
     Ok(s)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_dashboard_parses_and_names_known_queries() {
-        let ds = dashboards();
-        assert_eq!(ds.len(), 5);
-        for (n, d) in ds {
-            for p in &d.panels {
-                assert!(SQL.iter().any(|(s, _)| *s == p.sql), "{n}: {}", p.sql);
-                assert!(sql_file(&p.sql).is_ok());
-                assert!(["spc", "bar"].contains(&p.chart.as_str()), "{n}");
-                if p.chart == "spc" {
-                    let kind = p
-                        .coverage
-                        .as_deref()
-                        .expect("an SPC panel names its coverage");
-                    assert!(icsw_returns::ReturnKind::parse(kind).is_ok(), "{n}: {kind}");
-                }
-            }
-        }
-    }
 }

@@ -1,0 +1,353 @@
+//! `icsw load`: every complete extract not loaded yet, in extract-date order
+//! per trust, each published as one warehouse version. One module a pass:
+//! `plan` (the manifest's files checked and opened), `duplicates` (the
+//! checking pass: rows read, duplicate ids, guards), `write` (stored and
+//! quarantined rows, replacement by covers); this one runs them in order.
+
+mod duplicates;
+mod plan;
+mod write;
+
+use crate::error::{Refusal, RefusalKind, Result};
+use crate::landing::{discover, LandedExtract, Landing};
+use crate::log::write_load_log;
+use crate::manifest::Manifest;
+use crate::merge::merge_period_feed;
+use crate::progress::Progress;
+use crate::summary::{LoadReport, LoadSummary, Skipped};
+use chrono::{NaiveDate, Utc};
+use icsw_model::london::day_to_date;
+use icsw_model::{Feed, FeedKind, IcsConfig};
+use icsw_store::{
+    Coverage, DateRange, FeedState, LoadOutcome, RefusedExtract, SnapshotInfo, TrustState,
+    VersionState, Warehouse,
+};
+
+const BATCH_ROWS: usize = 64 * 1024;
+/// Flush open month writers when their buffered row groups pass this.
+const WRITER_MEMORY: usize = 96 * 1024 * 1024;
+
+/// Loads every complete extract under `landing` that is not loaded yet.
+pub async fn load_all(
+    landing: &Landing,
+    warehouse: &Warehouse,
+    config: &IcsConfig,
+    progress: &dyn Progress,
+) -> Result<LoadReport> {
+    let lock = icsw_store::LoadLock::acquire(warehouse).await?;
+    let result = run(landing, warehouse, config, progress).await;
+    lock.release().await?;
+    result
+}
+
+async fn run(
+    landing: &Landing,
+    warehouse: &Warehouse,
+    config: &IcsConfig,
+    progress: &dyn Progress,
+) -> Result<LoadReport> {
+    let (complete, arriving) = discover(landing)?;
+    let mut state = warehouse.current().await?;
+    let mut report = LoadReport {
+        arriving,
+        ..Default::default()
+    };
+    for ex in complete {
+        let date = ex
+            .extract_date
+            .parse::<NaiveDate>()
+            .expect("discover checks dates");
+        let trust_state = state.trusts.get(&ex.trust);
+        if trust_state.is_some_and(|t| t.is_loaded(date)) {
+            report.skipped.push(Skipped {
+                trust: ex.trust.clone(),
+                extract_date: ex.extract_date.clone(),
+                why: "already loaded",
+            });
+            continue;
+        }
+        if trust_state
+            .and_then(|t| t.refused.get(&date))
+            .is_some_and(|r| r.manifest_sha256 == ex.manifest_sha256)
+        {
+            report.skipped.push(Skipped {
+                trust: ex.trust.clone(),
+                extract_date: ex.extract_date.clone(),
+                why: "refused before and its manifest has not changed",
+            });
+            continue;
+        }
+        let version = state.version + 1;
+        clear_unpublished(warehouse, version).await?;
+        progress.extract_started(&ex.trust, &ex.extract_date, manifest_rows(&ex));
+        let job = Job {
+            ex: &ex,
+            date,
+            version,
+            state: &state,
+            warehouse,
+            config,
+            progress,
+        };
+        let (next, summary) = job.run().await?;
+        write_load_log(warehouse, &summary).await?;
+        warehouse.publish(&next).await?;
+        match &summary.refusal {
+            Some(r) => tracing::error!("{r}"),
+            None => tracing::debug!(
+                trust = %summary.trust,
+                extract_date = %ex.extract_date,
+                load_id = summary.load_id,
+                outcome = summary.outcome.code(),
+                rows_read = summary.rows_read(),
+                rows_stored = summary.rows_stored(),
+                rows_quarantined = summary.rows_quarantined(),
+                "extract loaded{}",
+                if summary.late { " late: only dates no later extract covered" } else { "" }
+            ),
+        }
+        progress.extract_finished(&summary);
+        report.loads.push(summary);
+        state = next;
+    }
+    report.version = state.version;
+    Ok(report)
+}
+
+fn manifest_rows(ex: &LandedExtract) -> u64 {
+    Manifest::parse(&ex.manifest_bytes, &ex.trust, &ex.extract_date)
+        .map(|m| m.total_rows())
+        .unwrap_or(0)
+}
+
+/// Removes log files a killed load left for `version`, which was never
+/// published (data files it left are simply never referenced).
+async fn clear_unpublished(warehouse: &Warehouse, version: u64) -> Result<()> {
+    for table in icsw_store::log_schema::LOG_TABLES {
+        let n = warehouse
+            .remove_prefix(&icsw_store::layout::log_version_dir(table, version))
+            .await?;
+        if n > 0 {
+            tracing::warn!(
+                version,
+                table,
+                files = n,
+                "removed files of an unfinished load"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// One extract's load.
+struct Job<'a> {
+    ex: &'a LandedExtract,
+    date: NaiveDate,
+    version: u64,
+    state: &'a VersionState,
+    warehouse: &'a Warehouse,
+    config: &'a IcsConfig,
+    progress: &'a dyn Progress,
+}
+
+impl Job<'_> {
+    fn refusal(
+        &self,
+        kind: RefusalKind,
+        file: Option<&str>,
+        feed: Option<Feed>,
+        column: Option<&str>,
+        message: String,
+    ) -> Refusal {
+        Refusal {
+            kind,
+            trust: self.ex.trust.clone(),
+            extract_date: self.ex.extract_date.clone(),
+            file: file.map(str::to_string),
+            feed,
+            column: column.map(str::to_string),
+            message,
+        }
+    }
+
+    async fn run(&self) -> Result<(VersionState, LoadSummary)> {
+        let started_at = Utc::now();
+        let mut summary = LoadSummary {
+            load_id: self.version,
+            trust: self.ex.trust.clone(),
+            extract_date: Some(self.date),
+            extracted_at: None,
+            source_system: None,
+            manifest_sha256: self.ex.manifest_sha256.clone(),
+            outcome: LoadOutcome::Refused,
+            late: false,
+            refusal: None,
+            note: None,
+            started_at,
+            finished_at: started_at,
+            files: Vec::new(),
+            rows_superseded: 0,
+            covers: None,
+        };
+        let result = self.load(&mut summary).await?;
+        summary.finished_at = Utc::now();
+        let mut next = self.state.clone();
+        next.version = self.version;
+        next.created_at = summary.finished_at;
+        next.trust = Some(self.ex.trust.clone());
+        next.extract_date = Some(self.date);
+        match result {
+            Err(refusal) => {
+                summary.outcome = LoadOutcome::Refused;
+                let t = next.trusts.entry(self.ex.trust.clone()).or_default();
+                t.refused.insert(
+                    self.date,
+                    RefusedExtract {
+                        manifest_sha256: self.ex.manifest_sha256.clone(),
+                        load_id: self.version,
+                        reason: refusal.to_string(),
+                        covers: summary.covers,
+                    },
+                );
+                summary.refusal = Some(refusal);
+            }
+            Ok(trust_state) => {
+                summary.outcome = if summary.late {
+                    LoadOutcome::LoadedLate
+                } else {
+                    LoadOutcome::Loaded
+                };
+                next.trusts.insert(self.ex.trust.clone(), trust_state);
+            }
+        }
+        next.outcome = Some(summary.outcome);
+        Ok((next, summary))
+    }
+
+    /// Loads the extract; the outer `Err` stops the run, the inner one
+    /// refuses the extract.
+    async fn load(&self, summary: &mut LoadSummary) -> Result<Result<TrustState, Refusal>> {
+        let Some(trust_config) = self.config.trust(&self.ex.trust) else {
+            return Ok(Err(self.refusal(
+                RefusalKind::UnknownTrust,
+                None,
+                None,
+                None,
+                format!(
+                    "trust {} is not configured in this ICS (configured: {})",
+                    self.ex.trust,
+                    self.config
+                        .trusts
+                        .iter()
+                        .map(|t| t.ods.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )));
+        };
+        let manifest = match Manifest::parse(
+            &self.ex.manifest_bytes,
+            &self.ex.trust,
+            &self.ex.extract_date,
+        ) {
+            Ok(m) => m,
+            Err(r) => return Ok(Err(r)),
+        };
+        summary.extracted_at = Some(manifest.extracted_at);
+        summary.source_system = Some(if manifest.source_system.is_empty() {
+            trust_config.source_system.clone()
+        } else {
+            manifest.source_system.clone()
+        });
+        let previous = self
+            .state
+            .trusts
+            .get(&self.ex.trust)
+            .cloned()
+            .unwrap_or_default();
+        summary.late = previous.latest_extract_date.is_some_and(|d| d > self.date);
+        summary.covers = manifest
+            .files
+            .iter()
+            .filter_map(|f| f.covers)
+            .reduce(|a, b| DateRange::new(a.from.min(b.from), a.to.max(b.to)));
+
+        let plans = match self.plan(&manifest, &previous, summary.late).await? {
+            Ok(p) => p,
+            Err(r) => return Ok(Err(r)),
+        };
+        // Check every feed before writing anything.
+        let mut checks = Vec::with_capacity(plans.len());
+        for plan in &plans {
+            match self.check_feed(plan, &previous).await? {
+                Ok(c) => checks.push(c),
+                Err(r) => return Ok(Err(r)),
+            }
+        }
+        if let Some(r) = self.guards(&plans, &checks, &previous) {
+            return Ok(Err(r));
+        }
+        // Write.
+        let mut next = previous.clone();
+        for (plan, check) in plans.iter().zip(&checks) {
+            let (files, new_files) = self.write_feed(plan, check, &manifest).await?;
+            summary.files.extend(files);
+            let feed_state = next.feeds.entry(plan.feed).or_default();
+            if plan.feed.kind() == FeedKind::Snapshot {
+                if !plan.late_snapshot {
+                    *feed_state = FeedState {
+                        files: new_files,
+                        coverage: Vec::new(),
+                        snapshot: Some(SnapshotInfo {
+                            extract_date: self.date,
+                            extracted_at: manifest.extracted_at,
+                            load_id: self.version,
+                            rows_read: check.rows_read,
+                        }),
+                    };
+                }
+            } else {
+                let superseded: u64 = check.superseded.values().map(|m| m.len() as u64).sum();
+                summary.rows_superseded += superseded;
+                self.write_superseded(plan.feed, check).await?;
+                let replaced: Vec<DateRange> = plan
+                    .replaced
+                    .iter()
+                    .map(|&(a, b)| DateRange::new(day_to_date(a), day_to_date(b)))
+                    .collect();
+                let kept = merge_period_feed(
+                    self.warehouse,
+                    plan.feed,
+                    &self.ex.trust,
+                    self.version,
+                    &feed_state.files,
+                    &plan.replaced,
+                    &check.superseded,
+                    self.config.load.row_group_rows,
+                )
+                .await?;
+                feed_state.files = kept.into_iter().chain(new_files).collect();
+                feed_state.set_coverage(
+                    &replaced,
+                    &Coverage {
+                        from: self.date,
+                        to: self.date,
+                        extract_date: self.date,
+                        extracted_at: manifest.extracted_at,
+                        load_id: self.version,
+                    },
+                );
+            }
+        }
+        if summary.late {
+            summary.note = Some(format!(
+                "late: an extract dated {} was already loaded; only dates no later extract covered were loaded, and snapshot feeds were skipped",
+                previous.latest_extract_date.expect("late implies a later load")
+            ));
+            tracing::warn!(trust = %self.ex.trust, extract_date = %self.ex.extract_date, "late extract");
+        }
+        next.mark_loaded(self.date);
+        next.data_version = self.version;
+        Ok(Ok(next))
+    }
+}

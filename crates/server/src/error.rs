@@ -1,0 +1,149 @@
+//! The HTTP layer's one error type: each variant has a stable code and a
+//! status, and answers as JSON (`IntoResponse`, as axum's error-handling
+//! example does). Internal detail is logged, never returned.
+
+use crate::returns;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// Errors of the HTTP layer.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("a token is required (Authorization: Bearer <token>)")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("not found")]
+    NotFound,
+    #[error("the query ran past its time limit of {0} seconds")]
+    Timeout(u64),
+    #[error("the query needed more memory than its limit: {0}")]
+    Memory(String),
+    #[error("the return is held: {}", .0.join("; "))]
+    Held(Vec<String>, Box<icsw_returns::Provenance>),
+    #[error("internal error")]
+    Internal(String),
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasons: Option<&'a [String]>,
+}
+
+impl ApiError {
+    fn code(&self) -> &'static str {
+        match self {
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::BadRequest { code, .. } => code,
+            ApiError::NotFound => "not_found",
+            ApiError::Timeout(_) => "query_time_limit",
+            ApiError::Memory(_) => "query_memory_limit",
+            ApiError::Held(..) => "return_held",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Memory(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Held(..) => StatusCode::CONFLICT,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn bad(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(detail) = &self {
+            tracing::error!("{detail}");
+        }
+        let reasons = match &self {
+            ApiError::Held(r, _) => Some(r.as_slice()),
+            _ => None,
+        };
+        let body = ErrorBody {
+            error: self.code(),
+            message: self.to_string(),
+            reasons,
+        };
+        let mut resp = (self.status(), axum::Json(body)).into_response();
+        if let ApiError::Held(_, p) = &self {
+            returns::provenance_headers(resp.headers_mut(), p);
+        }
+        if matches!(self, ApiError::Unauthorized) {
+            resp.headers_mut()
+                .insert("www-authenticate", HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
+
+impl From<icsw_query::Error> for ApiError {
+    fn from(e: icsw_query::Error) -> Self {
+        if e.is_users() {
+            ApiError::bad("bad_query", e.to_string())
+        } else if e.is_memory_limit() {
+            ApiError::Memory(e.to_string())
+        } else {
+            ApiError::Internal(e.to_string())
+        }
+    }
+}
+
+impl From<icsw_returns::Error> for ApiError {
+    fn from(e: icsw_returns::Error) -> Self {
+        match e {
+            icsw_returns::Error::Invalid(m) => ApiError::bad("bad_request", m),
+            icsw_returns::Error::Held(p) => ApiError::Held(p.reasons.clone(), p),
+            icsw_returns::Error::Query(q) => q.into(),
+            e => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<icsw_quality::Error> for ApiError {
+    fn from(e: icsw_quality::Error) -> Self {
+        match e {
+            icsw_quality::Error::Query(q) => q.into(),
+            e => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<icsw_store::Error> for ApiError {
+    fn from(e: icsw_store::Error) -> Self {
+        match e {
+            icsw_store::Error::NoSuchVersion(v) => {
+                ApiError::bad("bad_request", format!("no load {v}"))
+            }
+            e => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<datafusion::error::DataFusionError> for ApiError {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        icsw_query::Error::from(e).into()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
