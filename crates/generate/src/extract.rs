@@ -1,7 +1,7 @@
 //! Cutting nightly extracts out of the world, in each trust's own Parquet
 //! dialect, with the go-live faults the warehouse must catch.
 
-use crate::landing::{file_sha256, write_manifest, write_parquet, ExtractSpec, WrittenFile};
+use crate::landing::{file_sha256, write_parquet, ExtractSpec, WrittenFile};
 use crate::rng::Rng;
 use crate::world::{Ae, Day, Op, Referral, RttEvent, Spell, TrustWorld};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -409,12 +409,4 @@ pub(crate) fn write_files(dir: &Path, spec: &ExtractSpec) -> std::io::Result<Vec
         });
     }
     Ok(out)
-}
-
-pub(crate) fn finish_manifest(
-    dir: &Path,
-    spec: &ExtractSpec,
-    files: &[WrittenFile],
-) -> std::io::Result<()> {
-    write_manifest(dir, spec, files)
 }

@@ -15,8 +15,8 @@ use chrono::NaiveDate;
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use datafusion::arrow::compute::take_record_batch;
 use extract::{
-    ae_batch, days, extracted_at, finish_manifest, op_batch, patient_batch, referral_batch,
-    rtt_batch, spell_batch, write_files, Dialect, InjectedFault,
+    ae_batch, days, extracted_at, op_batch, patient_batch, referral_batch, rtt_batch, spell_batch,
+    write_files, Dialect, InjectedFault,
 };
 use icsw_model::london::date_to_day;
 use icsw_model::Feed;
@@ -370,7 +370,7 @@ pub fn generate(landing: &Path, opts: &Options) -> std::io::Result<Report> {
             if has(Fault::MissingManifest) && last_night && place(3, 0).0 == ti {
                 faults_here.push(fault(Fault::MissingManifest, None, vec![]));
             } else {
-                finish_manifest(&dir, &spec, &written)?;
+                crate::landing::write_manifest(&dir, &spec, &written)?;
             }
             report.extracts += 1;
             report.faults.extend(faults_here);

@@ -74,7 +74,7 @@ impl Default for TargetConfig {
 }
 
 /// Top-level sections that other crates own.
-pub const OTHER_SECTIONS: &[&str] = &["quality", "server", "access"];
+pub const OTHER_SECTIONS: &[&str] = &["quality", "access"];
 
 /// The whole configuration file.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -240,5 +240,8 @@ mod tests {
         assert!(IcsConfig::from_toml("[[trust]]\nods=\"RYJ\"\n[[trust]]\nods=\"RYJ\"").is_err());
         assert!(IcsConfig::from_toml("[load]\nmax_rejected_fraction = 2.0").is_err());
         assert!(IcsConfig::from_toml("[lod]\nmax_rejected_fraction = 0.2").is_err());
+        // Server settings are command-line options: a [server] section
+        // would be silently ignored, so it is refused.
+        assert!(IcsConfig::from_toml("[server]\naddr = \"0.0.0.0:80\"").is_err());
     }
 }

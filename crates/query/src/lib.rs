@@ -20,7 +20,6 @@ pub use tables::{TableInfo, VIEWS};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::common::ParamValues;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
 use datafusion::scalar::ScalarValue;
 use icsw_model::IcsConfig;
@@ -255,11 +254,6 @@ impl WarehouseContext {
     /// Runs a query to completion (small results only: reports, checks).
     pub async fn collect(&self, sql: &str) -> Result<Vec<RecordBatch>> {
         Ok(self.sql(sql).await?.collect().await?)
-    }
-
-    /// Runs a query as a stream of record batches.
-    pub async fn stream(&self, sql: &str) -> Result<SendableRecordBatchStream> {
-        Ok(self.sql(sql).await?.execute_stream().await?)
     }
 
     /// Plans a `sql/` file with its parameters bound.

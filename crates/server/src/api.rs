@@ -104,14 +104,9 @@ pub async fn loads(
 ) -> ApiResult<Response> {
     let snap = state.snapshot().await?;
     let ctx = state.context(&snap, &p).await?;
-    let batches = ctx
-        .collect(
-            "SELECT load_id, trust, extract_date, extracted_at, source_system, outcome, late, \
-             refusal, message, started_at, finished_at, files, rows_read, rows_stored, \
-             rows_quarantined, rows_rejected, rows_warned, rows_superseded \
-             FROM loads ORDER BY load_id",
-        )
-        .await?;
+    let file = icsw_query::SqlFile::parse("loads", include_str!("../../../sql/api/loads.sql"))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let batches = ctx.file(&file, &[]).await?.collect().await?;
     Ok(([("content-type", "application/json")], json_rows(&batches)?).into_response())
 }
 

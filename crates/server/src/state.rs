@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Server settings (`icsw serve` options and `[server]` in icsw.toml).
+/// Server settings (the `icsw serve` options).
 #[derive(Clone, Debug)]
 pub struct ServerOptions {
     pub addr: SocketAddr,

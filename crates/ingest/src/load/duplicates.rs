@@ -13,9 +13,8 @@ use icsw_store::TrustState;
 use std::collections::{HashMap, HashSet};
 use xxhash_rust::xxh3::xxh3_128;
 
-use super::plan::{open_landed, FeedPlan};
+use super::plan::{read_landed, FeedPlan};
 use super::Job;
-use super::BATCH_ROWS;
 
 #[derive(Clone, Copy)]
 pub(super) struct DupInfo {
@@ -64,10 +63,7 @@ impl Job<'_> {
         for part in 0..parts {
             let mut ids: HashMap<u128, IdEntry> = HashMap::new();
             for f in &plan.files {
-                let mut stream = open_landed(&f.path)
-                    .await?
-                    .with_batch_size(BATCH_ROWS)
-                    .build()?;
+                let mut stream = read_landed(&f.path).await?;
                 let mut row: u64 = 0;
                 while let Some(batch) = stream.next().await {
                     let batch = match batch {

@@ -23,7 +23,6 @@ use icsw_store::{
     VersionState, Warehouse,
 };
 
-const BATCH_ROWS: usize = 64 * 1024;
 /// Flush open month writers when their buffered row groups pass this.
 const WRITER_MEMORY: usize = 96 * 1024 * 1024;
 

@@ -4,6 +4,7 @@
 use crate::error::{Error, Refusal, RefusalKind, Result};
 use crate::manifest::{Manifest, ManifestFile};
 use crate::validate::{check_schema, FileLayout, RowContext};
+use datafusion::parquet::arrow::async_reader::ParquetRecordBatchStream;
 use datafusion::parquet::arrow::ParquetRecordBatchStreamBuilder;
 use icsw_model::london::{date_to_day, local_day_of_instant};
 use icsw_model::{Feed, FeedKind};
@@ -178,6 +179,17 @@ impl Job<'_> {
         }
         Ok(Ok(plans))
     }
+}
+
+/// Rows read from a landed file at a time.
+const BATCH_ROWS: usize = 64 * 1024;
+
+/// A landed file's rows, in batches of `BATCH_ROWS`.
+pub(super) async fn read_landed(path: &Path) -> Result<ParquetRecordBatchStream<tokio::fs::File>> {
+    Ok(open_landed(path)
+        .await?
+        .with_batch_size(BATCH_ROWS)
+        .build()?)
 }
 
 /// A landed Parquet file, opened for reading.

@@ -23,9 +23,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::duplicates::{decide, FeedCheck};
-use super::plan::{open_landed, FeedPlan};
+use super::plan::{read_landed, FeedPlan};
 use super::Job;
-use super::{BATCH_ROWS, WRITER_MEMORY};
+use super::WRITER_MEMORY;
 
 impl Job<'_> {
     /// Pass 2: writes stored rows (period feeds split by month) and
@@ -55,10 +55,7 @@ impl Job<'_> {
                 rows_warned: 0,
                 quarantined: BTreeMap::new(),
             };
-            let mut stream = open_landed(&f.path)
-                .await?
-                .with_batch_size(BATCH_ROWS)
-                .build()?;
+            let mut stream = read_landed(&f.path).await?;
             let mut row: u64 = 0;
             while let Some(batch) = stream.next().await {
                 let batch = batch?;

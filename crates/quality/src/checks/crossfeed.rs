@@ -3,8 +3,9 @@
 //! elective admissions, first attendances against referrals, electives
 //! recorded as non-electives).
 
-use super::{date, finding, run_sql, standard_rows, text};
+use super::{finding, run_sql, standard_rows};
 use crate::{Finding, QualityConfig, Result};
+use datafusion::scalar::ScalarValue;
 use icsw_model::Month;
 use icsw_query::WarehouseContext;
 
@@ -17,22 +18,16 @@ fn beyond_tolerance(q: &QualityConfig, a: i64, b: i64) -> bool {
     (a - b).abs() as f64 > (q.crossfeed_tolerance * n).max(3.0 * n.sqrt() + 2.0)
 }
 
-/// The month's checks of `sql/checks/crossfeed.sql`.
+/// The month's checks of `sql/checks/crossfeed.sql` (`common` are the
+/// run's parameters).
 pub(super) async fn month(
     ctx: &WarehouseContext,
     q: &QualityConfig,
     m: Month,
-    trust: Option<&str>,
+    common: &[(&str, ScalarValue)],
 ) -> Result<Vec<Finding>> {
     let mut out = Vec::new();
-    let t = trust.unwrap_or("");
-    let params = vec![
-        ("period_start", date(m.first_day())),
-        ("period_end", date(m.last_day())),
-        ("census_date", date(m.last_day())),
-        ("trust", text(t)),
-    ];
-    for r in standard_rows(&run_sql(ctx, "crossfeed", &params).await?) {
+    for r in standard_rows(&run_sql(ctx, "crossfeed", common).await?) {
         let den = r.denominator.unwrap_or(0);
         let keep = match r.check_id.as_str() {
             "crossfeed.ae_admissions_vs_spells" => beyond_tolerance(q, r.count, den),

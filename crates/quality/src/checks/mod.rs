@@ -290,7 +290,7 @@ pub async fn run(
             trust,
         )?);
         out.extend(volume::monthly(ctx, config, &q, m, trust).await?);
-        out.extend(crossfeed::month(ctx, &q, m, trust).await?);
+        out.extend(crossfeed::month(ctx, &q, m, &common).await?);
         out.extend(rtt::return_checks(ctx, config, m, trust, true).await?);
     }
     for f in &mut out {
