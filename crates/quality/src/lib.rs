@@ -80,7 +80,7 @@ use Severity::{Error as E, Warning as W};
 pub const CHECKS: &[CheckInfo] = &[
     check("completeness.period_incomplete", E, "A return's period is incomplete for a trust: an expected feed's extracts do not cover every day, or (RTT) no snapshot after the census date"),
     check("completeness.extract_refused", E, "An extract was refused or held, and has not been loaded since"),
-    check("completeness.extract_missing", W, "A night since the trust's first extract with no extract loaded or refused"),
+    check("completeness.extract_missing", W, "A night since the trust's first extract, up to the latest any trust has loaded, with no extract loaded or refused"),
     check("completeness.feed_missing", W, "An extract without a feed the configuration expects from its trust"),
     check("completeness.manifest_late", W, "An extract folder still without its manifest after the deadline"),
     check("completeness.no_activity_day", W, "A day with no rows for a feed that normally has activity on such a day (weekdays apart from weekends and bank holidays)"),

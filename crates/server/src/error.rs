@@ -10,20 +10,30 @@ use serde::Serialize;
 /// Errors of the HTTP layer.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// No token, or one that matches none configured (401).
     #[error("a token is required (Authorization: Bearer <token>)")]
     Unauthorized,
+    /// The token's role or scope does not allow this (403).
     #[error("{0}")]
     Forbidden(String),
+    /// The request is malformed, or its query is (400, with a code such as
+    /// `bad_request` or `bad_query`).
     #[error("{message}")]
     BadRequest { code: &'static str, message: String },
+    /// No such route, dashboard, report or file (404).
     #[error("not found")]
     NotFound,
+    /// A query ran past its time limit and was stopped (408).
     #[error("the query ran past its time limit of {0} seconds")]
     Timeout(u64),
+    /// A query needed more than its memory limit (422).
     #[error("the query needed more memory than its limit: {0}")]
     Memory(String),
+    /// The publication gate holds the return (409, with the reasons and
+    /// the provenance headers).
     #[error("the return is held: {}", .0.join("; "))]
     Held(Vec<String>, Box<icsw_returns::Provenance>),
+    /// Anything else (500): the detail is logged, the caller sees none.
     #[error("internal error")]
     Internal(String),
 }
