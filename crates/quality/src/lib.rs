@@ -258,17 +258,14 @@ pub async fn gate_reasons(
         .collect())
 }
 
-/// Findings as a restricted session may see them: only its trusts', with
-/// example keys pseudonymised when it is de-identified (the same rule as
-/// the `quality_findings` table in a restricted session).
+/// Findings as a restricted session may see them: only its trusts'. Run the
+/// checks in that session, so that what they count (and the example keys,
+/// pseudonymised there) is already of its scope; the state checks
+/// (refused, missing, late extracts) are of every trust, and are cut here.
 pub fn restrict(findings: Vec<Finding>, r: &icsw_query::Restriction) -> Vec<Finding> {
     findings
         .into_iter()
         .filter(|f| r.allows_trust(&f.trust))
-        .map(|mut f| {
-            f.keys = f.keys.iter().map(|k| r.identifier(k)).collect();
-            f
-        })
         .collect()
 }
 

@@ -5,6 +5,7 @@
 //!
 //! Nothing here knows about returns or HTTP: those crates build on this.
 
+mod guard;
 pub mod output;
 mod restrict;
 mod rtt;
@@ -12,6 +13,7 @@ mod sqlfile;
 mod tables;
 mod udf;
 
+pub use guard::{StatementLimits, PLANNING_STACK};
 pub use restrict::{pseudonym, Restriction};
 pub use rtt::{findings_schema, history_schema};
 pub use sqlfile::{SqlFile, SqlParam};
@@ -39,6 +41,11 @@ pub enum Error {
     /// it does, or a value of the wrong type (the caller's mistake).
     #[error("{0}")]
     Param(String),
+    /// The statement breaks a bound of the session before it is planned:
+    /// too long, too deep, too many expressions, more than one statement,
+    /// or an `EXPLAIN` where none is allowed (the caller's mistake).
+    #[error("the statement is refused: {0}")]
+    Refused(String),
     /// Running a valid query failed: I/O, the memory limit, cancellation.
     #[error("query failed: {}", first_line(.0))]
     Execution(#[source] Box<datafusion::error::DataFusionError>),
@@ -76,7 +83,7 @@ impl Error {
     /// Whether the caller did something wrong (a bad query or parameter),
     /// rather than the system failing.
     pub fn is_users(&self) -> bool {
-        matches!(self, Error::Query(_) | Error::Param(_))
+        matches!(self, Error::Query(_) | Error::Param(_) | Error::Refused(_))
     }
 
     /// Whether the query ran out of its memory limit.
@@ -105,6 +112,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub struct Limits {
     /// Memory for one session's queries, in bytes (no limit when `None`).
     pub memory_bytes: Option<usize>,
+    /// What a statement may be ([`StatementLimits`]).
+    pub statement: StatementLimits,
 }
 
 /// A read-only SQL session over one view of the warehouse.
@@ -233,9 +242,17 @@ impl WarehouseContext {
             .with_allow_statements(false)
     }
 
-    /// Plans a read-only query.
+    /// Plans a read-only query, within the session's statement limits
+    /// (checked first), on a thread with a stack ample for what passes.
     pub async fn sql(&self, sql: &str) -> Result<DataFrame> {
-        Ok(self.ctx.sql_with_options(sql, Self::read_only()).await?)
+        let ctx = self.ctx.clone();
+        let limits = self.limits.statement.clone();
+        let sql = sql.to_string();
+        guard::on_planning_thread(async move {
+            guard::check(&sql, &limits)?;
+            Ok(ctx.sql_with_options(&sql, Self::read_only()).await?)
+        })
+        .await
     }
 
     /// Plans a read-only query with bound named parameters (`$name`).

@@ -3,17 +3,33 @@
 //! keyed pseudonym (the same in every table, so joins still work) and birth
 //! dates by years.
 //!
-//! A restricted session has its own catalog: each table is a view over the
-//! full session's table with the rows filtered and the identifiers
-//! replaced, and the derived views are planned again over those. The full
-//! tables are never registered in it by name, and the pseudonym function is
-//! not callable from its SQL.
+//! A restricted session has its own catalog: each table is a
+//! [`ScopedTable`] over the full session's, whose scan filters the rows and
+//! replaces the identifiers before anything of the user's query sees a row
+//! (no error, function or predicate of theirs can reach another scope's
+//! rows); the derived views are planned again over those. The full tables
+//! are never registered in it by name, and the pseudonym function is not
+//! callable from its SQL.
 
 use crate::{Result, WarehouseContext};
 use datafusion::arrow::array::{ArrayRef, AsArray, StringArray};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::DataType;
-use datafusion::logical_expr::{col, create_udf, lit, ColumnarValue, Expr, ScalarUDF, Volatility};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::DFSchema;
+use datafusion::datasource::TableType;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::{
+    col, create_udf, lit, ColumnarValue, Expr, ExprSchemable, ScalarUDF, Volatility,
+};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_plan::filter::FilterExec;
+use datafusion::physical_plan::projection::ProjectionExec;
+use datafusion::physical_plan::{
+    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties,
+    ReplaceChildrenOptions,
+};
 use datafusion::prelude::SessionContext;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -40,15 +56,6 @@ impl Restriction {
         self.trusts
             .as_ref()
             .is_none_or(|ts| ts.iter().any(|t| t == trust))
-    }
-
-    /// An identifier as this session shows it: its pseudonym when the
-    /// session is de-identified, else itself.
-    pub fn identifier(&self, value: &str) -> String {
-        match &self.pseudonym_key {
-            Some(k) => pseudonym(k, value),
-            None => value.to_string(),
-        }
     }
 }
 
@@ -130,14 +137,78 @@ fn pseudonym_udf(key: Vec<u8>, list: bool) -> ScalarUDF {
     )
 }
 
+/// The rows a restricted session keeps of a table (`None`: all) and its
+/// columns, each an expression over the full table's and a name.
+type Shape = (Option<Expr>, Vec<(Expr, String)>);
+
+impl Restriction {
+    /// What a restricted session shows of a table with `schema`: the rows
+    /// it keeps (`None`: all) and its columns, each an expression over the
+    /// full table's columns with its name. `None` when the table is hidden
+    /// whole (patient-level, and no commissioner to scope it by).
+    fn shape(&self, name: &str, schema: &Schema) -> Option<Shape> {
+        let has = |c: &str| schema.column_with_name(c).is_some();
+        let mut keep: Vec<Expr> = Vec::new();
+        if let (Some(ts), true) = (&self.trusts, has("trust")) {
+            keep.push(col("trust").in_list(ts.iter().map(|t| lit(t.clone())).collect(), false));
+        }
+        if let Some(cs) = &self.commissioners {
+            if has("commissioner_code") {
+                keep.push(
+                    col("commissioner_code")
+                        .in_list(cs.iter().map(|c| lit(c.clone())).collect(), false),
+                );
+            } else if NO_COMMISSIONER.contains(&name) {
+                return None;
+            }
+        }
+        let keep = keep.into_iter().reduce(Expr::and);
+        let ids = self.pseudonym_key.clone().map(|k| pseudonym_udf(k, false));
+        let lists = self.pseudonym_key.clone().map(|k| pseudonym_udf(k, true));
+        let columns = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                let n = f.name().as_str();
+                match (&ids, &lists) {
+                    (Some(ids), _) if IDENTIFIERS.contains(&n) => {
+                        (ids.call(vec![col(n)]), n.to_string())
+                    }
+                    (_, Some(lists)) if n == "example_keys" => {
+                        (lists.call(vec![col(n)]), n.to_string())
+                    }
+                    (Some(_), _) if n == "birth_date" => (
+                        datafusion::logical_expr::cast(
+                            datafusion::functions::expr_fn::date_part(lit("year"), col(n)),
+                            DataType::Int32,
+                        ),
+                        "birth_year".to_string(),
+                    ),
+                    (Some(_), _) if n == "death_date" => (
+                        datafusion::logical_expr::cast(
+                            datafusion::functions::expr_fn::date_trunc(lit("month"), col(n)),
+                            DataType::Date32,
+                        ),
+                        "death_month".to_string(),
+                    ),
+                    _ => (col(n), n.to_string()),
+                }
+            })
+            .collect();
+        Some((keep, columns))
+    }
+}
+
 impl WarehouseContext {
-    /// A session over the same data showing only what `r` allows.
+    /// A session over the same data showing only what `r` allows. Every
+    /// table is a [`ScopedTable`] over the full one: its scan keeps the
+    /// allowed rows and replaces the identifiers before any expression of
+    /// the user's sees a row. The derived views are planned again over
+    /// these.
     pub async fn restricted(&self, r: &Restriction) -> Result<WarehouseContext> {
         let full = self.session();
         let ctx = SessionContext::new_with_config_rt(full.copied_config(), full.runtime_env());
         crate::udf::register(&ctx);
-        let ids = r.pseudonym_key.clone().map(|k| pseudonym_udf(k, false));
-        let id_lists = r.pseudonym_key.clone().map(|k| pseudonym_udf(k, true));
         let catalog = full.catalog("datafusion").expect("default catalog");
         let schema = catalog.schema("public").expect("default schema");
         let mut names = schema.table_names();
@@ -149,51 +220,188 @@ impl WarehouseContext {
             let Some(provider) = schema.table(&name).await? else {
                 continue;
             };
-            let table_schema = provider.schema();
-            let has = |c: &str| table_schema.column_with_name(c).is_some();
-            let mut df = ctx.read_table(provider.clone())?;
-            if let (Some(ts), true) = (&r.trusts, has("trust")) {
-                df = df.filter(
-                    col("trust").in_list(ts.iter().map(|t| lit(t.clone())).collect(), false),
-                )?;
-            }
-            if let Some(cs) = &r.commissioners {
-                if has("commissioner_code") {
-                    df = df.filter(
-                        col("commissioner_code")
-                            .in_list(cs.iter().map(|c| lit(c.clone())).collect(), false),
-                    )?;
-                } else if NO_COMMISSIONER.contains(&name.as_str()) {
-                    df = df.filter(lit(false))?;
-                }
-            }
-            if let (Some(ids), Some(lists)) = (&ids, &id_lists) {
-                let exprs: Vec<Expr> = table_schema
-                    .fields()
-                    .iter()
-                    .map(|f| {
-                        let n = f.name().as_str();
-                        if IDENTIFIERS.contains(&n) {
-                            ids.call(vec![col(n)]).alias(n)
-                        } else if n == "example_keys" {
-                            lists.call(vec![col(n)]).alias(n)
-                        } else if n == "birth_date" {
-                            datafusion::logical_expr::cast(
-                                datafusion::functions::expr_fn::date_part(lit("year"), col(n)),
-                                DataType::Int32,
-                            )
-                            .alias("birth_year")
-                        } else {
-                            col(n)
-                        }
-                    })
-                    .collect();
-                df = df.select(exprs)?;
-            }
-            ctx.register_table(name.as_str(), df.into_view())?;
+            let (keep, columns) = r
+                .shape(&name, &provider.schema())
+                .unwrap_or_else(|| (Some(lit(false)), identity(&provider.schema())));
+            let table = ScopedTable::try_new(provider, keep, columns)?;
+            ctx.register_table(name.as_str(), Arc::new(table))?;
         }
         crate::tables::register_derived(&ctx).await?;
-        Ok(self.with_session(ctx))
+        let mut out = self.with_session(ctx);
+        // A plan shows row counts before scoping and the server's paths.
+        out.limits.statement.explain = false;
+        Ok(out)
+    }
+}
+
+/// Every column as itself.
+fn identity(schema: &Schema) -> Vec<(Expr, String)> {
+    schema
+        .fields()
+        .iter()
+        .map(|f| (col(f.name().as_str()), f.name().clone()))
+        .collect()
+}
+
+/// A table as a restricted session shows it: `inner`'s rows that `keep`
+/// allows, with `columns` in place of its own. Filters are never pushed
+/// into it, and its plan ends in a [`ScopeBoundary`] that takes none from
+/// above, so the scope is applied to every row before any predicate,
+/// function or error of the user's query can see it.
+#[derive(Debug)]
+pub(crate) struct ScopedTable {
+    inner: Arc<dyn TableProvider>,
+    keep: Option<Expr>,
+    columns: Vec<(Expr, String)>,
+    schema: SchemaRef,
+}
+
+impl ScopedTable {
+    fn try_new(
+        inner: Arc<dyn TableProvider>,
+        keep: Option<Expr>,
+        columns: Vec<(Expr, String)>,
+    ) -> Result<Self> {
+        let df_schema = DFSchema::try_from(inner.schema().as_ref().clone())?;
+        let fields: Vec<Field> = columns
+            .iter()
+            .map(|(e, n)| {
+                let (_, field) = e.to_field(&df_schema)?;
+                Ok(Field::new(
+                    n,
+                    field.data_type().clone(),
+                    field.is_nullable(),
+                ))
+            })
+            .collect::<datafusion::error::Result<_>>()?;
+        Ok(ScopedTable {
+            inner,
+            keep,
+            columns,
+            schema: Arc::new(Schema::new(fields)),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl TableProvider for ScopedTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        let wanted: Vec<&(Expr, String)> = match projection {
+            Some(p) => p.iter().map(|&i| &self.columns[i]).collect(),
+            None => self.columns.iter().collect(),
+        };
+        // Only the inner columns the scope and the wanted columns use.
+        let inner_schema = self.inner.schema();
+        let mut used: Vec<usize> = self
+            .keep
+            .iter()
+            .chain(wanted.iter().map(|(e, _)| e))
+            .flat_map(|e| e.column_refs())
+            .filter_map(|c| inner_schema.index_of(&c.name).ok())
+            .collect();
+        used.sort_unstable();
+        used.dedup();
+        let keep: Vec<Expr> = self.keep.iter().cloned().collect();
+        let input = self.inner.scan(state, Some(&used), &keep, None).await?;
+        let df_schema = DFSchema::try_from(input.schema().as_ref().clone())?;
+        let mut plan: Arc<dyn ExecutionPlan> = input;
+        if let Some(k) = &self.keep {
+            let predicate = state.create_physical_expr(k.clone(), &df_schema)?;
+            plan = Arc::new(FilterExec::try_new(predicate, plan)?);
+        }
+        let exprs = wanted
+            .iter()
+            .map(|(e, n)| {
+                Ok((
+                    state.create_physical_expr(e.clone(), &df_schema)?,
+                    n.clone(),
+                ))
+            })
+            .collect::<datafusion::error::Result<Vec<_>>>()?;
+        let plan = Arc::new(ProjectionExec::try_new(exprs, plan)?);
+        Ok(Arc::new(ScopeBoundary::new(plan)))
+    }
+}
+
+/// The top of a [`ScopedTable`]'s plan: it passes its input's rows through
+/// and accepts no filter from the plan above (the default of
+/// `gather_filters_for_pushdown`), so no predicate of the user's is ever
+/// evaluated below the scope.
+#[derive(Debug)]
+struct ScopeBoundary {
+    input: Arc<dyn ExecutionPlan>,
+}
+
+impl ScopeBoundary {
+    fn new(input: Arc<dyn ExecutionPlan>) -> Self {
+        ScopeBoundary { input }
+    }
+}
+
+impl DisplayAs for ScopeBoundary {
+    fn fmt_as(&self, _: DisplayFormatType, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ScopeBoundary")
+    }
+}
+
+impl ExecutionPlan for ScopeBoundary {
+    fn name(&self) -> &str {
+        "ScopeBoundary"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        self.input.properties()
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> datafusion::error::Result<TreeNodeRecursion>,
+    ) -> datafusion::error::Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn ExecutionPlan>>,
+        _options: ReplaceChildrenOptions,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        Ok(Arc::new(ScopeBoundary::new(children.swap_remove(0))))
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        self.replace_children(
+            children,
+            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+        )
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> datafusion::error::Result<SendableRecordBatchStream> {
+        self.input.execute(partition, context)
     }
 }
 

@@ -8,7 +8,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Int64Type};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 pub async fn healthz() -> &'static str {
@@ -48,6 +48,39 @@ pub fn json_rows(batches: &[RecordBatch]) -> ApiResult<Vec<u8>> {
     Ok(buf)
 }
 
+/// A finding as a manager sees it: counts suppressed as every count a
+/// manager sees is, no example keys (record ids are patient-level), and
+/// the check's description in place of a message that would quote the
+/// exact counts.
+#[derive(Serialize)]
+struct ManagerFinding<'a> {
+    scope: icsw_quality::Scope,
+    check_id: &'a str,
+    severity: icsw_quality::Severity,
+    trust: &'a str,
+    feed: Option<&'a str>,
+    day: Option<chrono::NaiveDate>,
+    count: String,
+    denominator: Option<String>,
+    message: &'static str,
+}
+
+impl<'a> From<&'a icsw_quality::Finding> for ManagerFinding<'a> {
+    fn from(f: &'a icsw_quality::Finding) -> Self {
+        ManagerFinding {
+            scope: f.scope,
+            check_id: &f.check_id,
+            severity: f.severity,
+            trust: &f.trust,
+            feed: f.feed.as_deref(),
+            day: f.day,
+            count: html::suppress(f.count),
+            denominator: f.denominator.map(html::suppress),
+            message: icsw_quality::check_info(&f.check_id).map_or("", |c| c.description),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 pub struct QualityQuery {
     date: Option<String>,
@@ -83,16 +116,19 @@ pub async fn quality(
         .as_ref()
         .map(|l| icsw_ingest::Landing::new(l).arriving())
         .unwrap_or_default();
-    let findings = icsw_quality::run(
-        &snap.full,
-        &state.config,
-        scope,
-        trust.as_deref(),
-        &arriving,
-    )
-    .await?;
+    // In the principal's own session: what the checks count is of its
+    // scope (a commissioner's rows, a trust's), keys pseudonymised there.
+    let ctx = state.context(&snap, &p).await?;
+    let findings =
+        icsw_quality::run(&ctx, &state.config, scope, trust.as_deref(), &arriving).await?;
     let findings = icsw_quality::restrict(findings, &p.restriction(state.pseudonym_key()));
-    let body = serde_json::to_vec(&findings).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let body = if p.suppressed() {
+        let shown: Vec<ManagerFinding<'_>> = findings.iter().map(ManagerFinding::from).collect();
+        serde_json::to_vec(&shown)
+    } else {
+        serde_json::to_vec(&findings)
+    }
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(snap
         .keep(key, Cached::new("application/json", body, vec![]))
         .respond(&headers))

@@ -105,8 +105,8 @@ pub async fn download(
         return Ok(c.respond(&headers));
     }
     // The same path as `icsw return`: the as-at view, the data-quality gate
-    // and the completeness of returns, then the return's SQL, in one session
-    // over the whole data (the gate is never restricted).
+    // and the completeness of returns, then the return's SQL, in one
+    // session (the principal's).
     let view = state.warehouse.view(req.as_at).await?;
     let base = if view.cache_key() == snap.full.view().cache_key() {
         snap.full.clone()
@@ -119,8 +119,16 @@ pub async fn download(
         )
         .await?
     };
+    // The gate runs in the principal's session: a commissioner's return is
+    // held by findings of its own rows, and its reasons name no others'.
+    let r = p.restriction(state.pseudonym_key());
+    let ctx = if r.is_none() {
+        base
+    } else {
+        base.restricted(&r).await?
+    };
     let provenance =
-        icsw_returns::publish(&base, &state.config, &req, &icsw_quality::QualityGate).await?;
+        icsw_returns::publish(&ctx, &state.config, &req, &icsw_quality::QualityGate).await?;
     let mut h = HeaderMap::new();
     provenance_headers(&mut h, &provenance);
     let extra: Vec<(String, String)> = h
@@ -135,12 +143,6 @@ pub async fn download(
             extra,
         )
     } else {
-        let r = p.restriction(state.pseudonym_key());
-        let ctx = if r.is_none() {
-            base
-        } else {
-            base.restricted(&r).await?
-        };
         let mut csv = Vec::new();
         icsw_returns::write_csv(&ctx, &req, &mut csv).await?;
         let mut extra = extra;
