@@ -240,6 +240,12 @@ pub struct AuditRecord<'a> {
     pub path: &'a str,
     pub status: u16,
     pub millis: u128,
+    /// For a query: the SHA-256 of its text (never the text).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query_sha256: Option<&'a str>,
+    /// For a query that ran: the rows it returned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u64>,
 }
 
 impl Audit {

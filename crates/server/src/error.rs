@@ -33,6 +33,10 @@ pub enum ApiError {
     /// the provenance headers).
     #[error("the return is held: {}", .0.join("; "))]
     Held(Vec<String>, Box<icsw_returns::Provenance>),
+    /// Too many queries are running (overall or for this token) and none
+    /// finished within the wait (503, with `Retry-After` in seconds).
+    #[error("the server is busy with other queries; try again in {0} seconds")]
+    Busy(u64),
     /// Anything else (500): the detail is logged, the caller sees none.
     #[error("internal error")]
     Internal(String),
@@ -56,11 +60,12 @@ impl ApiError {
             ApiError::Timeout(_) => "query_time_limit",
             ApiError::Memory(_) => "query_memory_limit",
             ApiError::Held(..) => "return_held",
+            ApiError::Busy(_) => "busy",
             ApiError::Internal(_) => "internal",
         }
     }
 
-    fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -69,6 +74,7 @@ impl ApiError {
             ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Memory(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Held(..) => StatusCode::CONFLICT,
+            ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -98,6 +104,11 @@ impl IntoResponse for ApiError {
         let mut resp = (self.status(), axum::Json(body)).into_response();
         if let ApiError::Held(_, p) = &self {
             returns::provenance_headers(resp.headers_mut(), p);
+        }
+        if let ApiError::Busy(s) = &self {
+            if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
+                resp.headers_mut().insert("retry-after", v);
+            }
         }
         if matches!(self, ApiError::Unauthorized) {
             resp.headers_mut()

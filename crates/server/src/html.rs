@@ -2,7 +2,7 @@
 //! JavaScript), escaping, small-number suppression and the Making Data
 //! Count icons.
 
-use axum::extract::Query;
+use axum::extract::{Form, Query, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use icsw_spc::{Assurance, Direction, PointType};
@@ -110,46 +110,108 @@ pub fn assurance_icon(a: Option<Assurance>) -> String {
 
 #[derive(Deserialize)]
 pub struct LoginQuery {
-    token: Option<String>,
     /// Where to go once signed in: a path of this server only.
     next: Option<String>,
 }
 
-/// Sets the token cookie for a browser (`/login?token=...&next=/path`), so
-/// the pages work without JavaScript or custom headers.
-pub async fn login(Query(q): Query<LoginQuery>) -> Response {
-    match q.token {
-        Some(t) if t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => {
-            let mut resp = (StatusCode::SEE_OTHER, "signed in").into_response();
-            let h = resp.headers_mut();
-            let next = q
-                .next
-                .filter(|n| {
-                    n.starts_with('/') && !n.starts_with("//") && !n.contains(['\\', '\r', '\n'])
-                })
-                .unwrap_or_else(|| "/".into());
-            if let Ok(v) = HeaderValue::from_str(&next) {
-                h.insert("location", v);
-            }
-            if let Ok(v) =
-                HeaderValue::from_str(&format!("icsw_token={t}; HttpOnly; SameSite=Lax; Path=/"))
-            {
-                h.insert("set-cookie", v);
-            }
-            resp
-        }
-        _ => Html(page(
-            "Sign in",
-            "<form method=\"get\" action=\"/login\" class=\"filters\"><label>Token \
-<input name=\"token\" type=\"password\"></label><button>Sign in</button></form>",
-        ))
-        .into_response(),
+#[derive(Deserialize)]
+pub struct LoginForm {
+    token: String,
+    next: Option<String>,
+}
+
+/// `next` as a path of this server, or `/`: resolved against the server
+/// the way a browser would (tabs and new lines dropped, backslashes read
+/// as slashes, `%2F` left encoded), and kept only if it stays on it.
+pub fn same_site_path(next: Option<&str>) -> String {
+    let base = url::Url::parse("http://icsw.invalid/").expect("base");
+    next.filter(|n| n.starts_with('/'))
+        .and_then(|n| base.join(n).ok())
+        .filter(|u| u.origin() == base.origin())
+        .map(|u| match u.query() {
+            Some(q) => format!("{}?{q}", u.path()),
+            None => u.path().to_string(),
+        })
+        .unwrap_or_else(|| "/".into())
+}
+
+fn login_form(next: &str, note: &str) -> String {
+    page(
+        "Sign in",
+        &format!(
+            "{note}<form method=\"post\" action=\"/login\" class=\"filters\"><label>Token \
+<input name=\"token\" type=\"password\" autocomplete=\"off\"></label>\
+<input type=\"hidden\" name=\"next\" value=\"{}\"><button>Sign in</button></form>",
+            esc(next)
+        ),
+    )
+}
+
+/// `GET /login`: the sign-in form (the token never goes in a URL).
+pub async fn login_page(Query(q): Query<LoginQuery>) -> Response {
+    Html(login_form(&same_site_path(q.next.as_deref()), "")).into_response()
+}
+
+/// `POST /login`: checks the token, then sets it as an `HttpOnly`,
+/// `SameSite=Strict` cookie (`Secure` behind https) and goes to `next`.
+/// A token that is not valid sets nothing.
+pub async fn login(
+    State(state): State<std::sync::Arc<crate::AppState>>,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let next = same_site_path(f.next.as_deref());
+    let valid = state
+        .access
+        .as_ref()
+        .is_some_and(|a| crate::access::authenticate(a, f.token.trim()).is_some());
+    if !valid {
+        let note = "<p class=\"note\">That token is not valid.</p>";
+        return (StatusCode::UNAUTHORIZED, Html(login_form(&next, note))).into_response();
     }
+    let mut resp = (StatusCode::SEE_OTHER, "signed in").into_response();
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&next) {
+        h.insert("location", v);
+    }
+    let secure = state
+        .options
+        .public_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"));
+    let cookie = format!(
+        "icsw_token={}; HttpOnly; SameSite=Strict; Path=/{}",
+        f.token.trim(),
+        if secure { "; Secure" } else { "" }
+    );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        h.insert("set-cookie", v);
+    }
+    resp
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn next_stays_on_this_server() {
+        assert_eq!(
+            same_site_path(Some("/dashboards/rtt?trust=RYJ")),
+            "/dashboards/rtt?trust=RYJ"
+        );
+        for evil in [
+            "//evil.example/",
+            "/\t/evil.example",
+            "/\\evil.example",
+            "/\\/evil.example",
+            "https://evil.example/",
+            "/\n/evil.example",
+        ] {
+            assert_eq!(same_site_path(Some(evil)), "/", "{evil:?}");
+        }
+        assert_eq!(same_site_path(None), "/");
+        assert_eq!(same_site_path(Some("/a/../returns")), "/returns");
+    }
 
     #[test]
     fn suppression() {

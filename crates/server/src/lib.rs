@@ -7,6 +7,7 @@
 //! kept per warehouse version; a new load starts afresh.
 
 mod access;
+mod admission;
 mod api;
 mod dashboards;
 mod error;
@@ -24,7 +25,7 @@ use access::{authenticate, AuditRecord};
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use state::presented_token;
@@ -63,9 +64,61 @@ async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -
             path: &path,
             status: resp.status().as_u16(),
             millis: elapsed.as_millis(),
+            query_sha256: None,
+            rows: None,
         });
     }
     resp
+}
+
+/// Every response: headers that keep the pages out of frames, stop type
+/// sniffing and send no referrer. In open mode (no access control), only
+/// a loopback `Host` is answered and a foreign `Origin` is refused, so a
+/// web page elsewhere cannot reach the server through DNS rebinding or a
+/// cross-site request.
+async fn edge(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    if state.access.is_none() && !from_loopback_page(req.headers()) {
+        return ApiError::Forbidden(
+            "in open mode only requests to localhost, 127.0.0.1 or [::1] are answered".into(),
+        )
+        .into_response();
+    }
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    for (k, v) in [
+        ("x-frame-options", "DENY"),
+        ("content-security-policy", "frame-ancestors 'none'"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+    ] {
+        h.insert(k, axum::http::HeaderValue::from_static(v));
+    }
+    resp
+}
+
+/// Whether a request names this machine's loopback interface as its
+/// `Host`, and comes from no page but a loopback one (`Origin`).
+fn from_loopback_page(h: &axum::http::HeaderMap) -> bool {
+    let header = |k: &str| h.get(k).and_then(|v| v.to_str().ok());
+    let host_ok = header("host").is_some_and(is_loopback_host);
+    let origin_ok = header("origin").is_none_or(|o| {
+        url::Url::parse(o)
+            .ok()
+            .and_then(|u| u.host_str().map(is_loopback_host))
+            .unwrap_or(false)
+    });
+    host_ok && origin_ok
+}
+
+/// Whether a `Host` value (with or without its port) names this machine's
+/// loopback interface.
+fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => host.split(':').next().unwrap_or(""),
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name == "localhost" || name == "127.0.0.1" || name == "::1"
 }
 
 /// The application's routes.
@@ -83,11 +136,19 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/", get(dashboards::index))
         .route("/dashboards/{name}", get(dashboards::page))
         .route("/returns", get(returns::page))
-        .route("/login", get(html::login))
+        .route("/login", get(html::login_page).post(html::login))
         .route("/healthz", get(api::healthz))
         .route("/metrics", get(api::metrics))
         .nest("/api", api)
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
+        .layer(axum::extract::DefaultBodyLimit::max(state.options.max_body))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                tracing::error!("a handler panicked");
+                ApiError::Internal("a handler panicked".into()).into_response()
+            },
+        ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), edge))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             state.options.query_timeout + Duration::from_secs(30),
@@ -96,23 +157,72 @@ pub fn app(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Serves until Ctrl-C (or SIGTERM), finishing requests in flight.
+/// Serves until Ctrl-C (or SIGTERM), finishing requests in flight. Each
+/// connection must send a request's headers within `header_timeout` (a
+/// connection that trickles them, or sits idle, is closed), and at most
+/// `max_connections` are open at once (more are closed as they come).
 pub async fn serve(state: Arc<AppState>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(async {
-            let ctrl_c = tokio::signal::ctrl_c();
-            #[cfg(unix)]
-            {
-                let mut term =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                        .expect("signal handler");
-                tokio::select! {
-                    _ = ctrl_c => {},
-                    _ = term.recv() => {},
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use tower::ServiceExt;
+    let router = app(state.clone());
+    let slots = Arc::new(tokio::sync::Semaphore::new(
+        state.options.max_connections.max(1),
+    ));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(state.options.header_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, go on.
+                    tracing::warn!("accepting a connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
                 }
-            }
-            #[cfg(not(unix))]
-            let _ = ctrl_c.await;
-        })
-        .await
+            },
+            _ = &mut shutdown => break,
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            drop(stream);
+            continue;
+        };
+        let service =
+            hyper_util::service::TowerToHyperService::new(router.clone().map_request(
+                |r: hyper::Request<hyper::body::Incoming>| r.map(axum::body::Body::new),
+            ));
+        let conn = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(slot);
+        });
+    }
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// Ctrl-C, or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("signal handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
 }

@@ -61,6 +61,10 @@ fn run_error(e: datafusion::error::DataFusionError) -> ApiError {
     icsw_query::Error::from(e).into()
 }
 
+/// What the query task tells the handler before the body: the headers, or
+/// the error to answer with.
+type Start = Result<Vec<(&'static str, String)>, ApiError>;
+
 pub async fn sql(
     State(state): State<Arc<AppState>>,
     Auth(p, _): Auth<need::Sql>,
@@ -74,90 +78,108 @@ pub async fn sql(
         ));
     }
     let format = format_of(&headers);
+    let permit = state.admission.admit(&p.name).await?;
     let opts = state.options.clone();
-    let deadline = Instant::now() + opts.query_timeout;
-    let timeout = || ApiError::Timeout(opts.query_timeout.as_secs().max(1));
+    let started = Instant::now();
+    let deadline = started + opts.query_timeout;
     let snap = state.snapshot().await?;
     let ctx = state
         .context(&snap, &p)
         .await?
         .for_one_query(Some(opts.query_memory))?;
-    let mut df = ctx.sql(&body).await?;
-    let mut headers_out = vec![("content-type", format.content_type().to_string())];
-    if matches!(format, Format::Json | Format::JsonLines) {
-        df = df.limit(0, Some(opts.json_rows))?;
-        headers_out.push(("x-icsw-row-limit", opts.json_rows.to_string()));
-    }
-    let left = || deadline.saturating_duration_since(Instant::now());
-    let mut stream = tokio::time::timeout(left(), df.execute_stream())
-        .await
-        .map_err(|_| timeout())?
-        .map_err(run_error)?;
-    // Wait for the first batch before answering, so that a query that fails
-    // or runs past its limits gets a clear error and status.
-    let first = match tokio::time::timeout(left(), stream.next()).await {
-        Err(_) => return Err(timeout()),
-        Ok(None) => None,
-        Ok(Some(Err(e))) => return Err(run_error(e)),
-        Ok(Some(Ok(b))) => Some(b),
-    };
-    let schema = stream.schema();
+    let (start_tx, start_rx) = tokio::sync::oneshot::channel::<Start>();
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    tokio::spawn(async move {
-        let chunks = Chunks::default();
-        let mut writer = match ResultWriter::new(format, schema, chunks.clone()) {
-            Ok(w) => w,
+    let audit = state.clone();
+    // Planning, running and writing happen on the query runtime, within
+    // the time limit from the first byte of planning to the last row.
+    crate::admission::query_runtime().spawn(async move {
+        let _permit = permit;
+        let timeout = || ApiError::Timeout(opts.query_timeout.as_secs().max(1));
+        let left = || deadline.saturating_duration_since(Instant::now());
+        let query_sha256 = crate::access::sha256_hex(&body);
+        let mut rows: u64 = 0;
+        let planned = async {
+            let mut df = tokio::time::timeout(left(), ctx.sql(&body))
+                .await
+                .map_err(|_| timeout())??;
+            let mut headers_out = vec![("content-type", format.content_type().to_string())];
+            if matches!(format, Format::Json | Format::JsonLines) {
+                df = df.limit(0, Some(opts.json_rows))?;
+                headers_out.push(("x-icsw-row-limit", opts.json_rows.to_string()));
+            }
+            let mut stream = tokio::time::timeout(left(), df.execute_stream())
+                .await
+                .map_err(|_| timeout())?
+                .map_err(run_error)?;
+            // The first batch before answering, so that a query that fails
+            // or runs past its limits gets a clear error and status.
+            let first = match tokio::time::timeout(left(), stream.next()).await {
+                Err(_) => return Err(timeout()),
+                Ok(None) => None,
+                Ok(Some(Err(e))) => return Err(run_error(e)),
+                Ok(Some(Ok(b))) => Some(b),
+            };
+            Ok((headers_out, stream, first))
+        };
+        let (headers_out, mut stream, first) = match planned.await {
+            Ok(x) => x,
             Err(e) => {
-                let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
+                audit.audit_query(&p, &query_sha256, None, e.status().as_u16(), started);
+                let _ = start_tx.send(Err(e));
                 return;
             }
         };
+        if start_tx.send(Ok(headers_out)).is_err() {
+            return;
+        }
         let fail = |m: String| Err(std::io::Error::other(m));
+        let chunks = Chunks::default();
+        let mut writer = match ResultWriter::new(format, stream.schema(), chunks.clone()) {
+            Ok(w) => w,
+            Err(e) => {
+                let _ = tx.send(fail(e.to_string())).await;
+                return;
+            }
+        };
         let mut next = first;
-        loop {
+        let outcome: Result<(), String> = loop {
             if let Some(batch) = next.take() {
+                rows += batch.num_rows() as u64;
                 if let Err(e) = writer.write(&batch) {
-                    let _ = tx.send(fail(e.to_string())).await;
-                    return;
+                    break Err(e.to_string());
                 }
                 let c = chunks.take();
                 if !c.is_empty() && tx.send(Ok(c)).await.is_err() {
                     // The client went away: dropping the stream cancels the query.
-                    return;
+                    break Err("the client went away".into());
                 }
             }
-            match tokio::time::timeout(
-                deadline.saturating_duration_since(Instant::now()),
-                stream.next(),
-            )
-            .await
-            {
-                Err(_) => {
-                    let _ = tx
-                        .send(fail("the query ran past its time limit".into()))
-                        .await;
-                    return;
-                }
-                Ok(None) => break,
-                Ok(Some(Err(e))) => {
-                    let _ = tx.send(fail(e.to_string())).await;
-                    return;
-                }
+            match tokio::time::timeout(left(), stream.next()).await {
+                Err(_) => break Err("the query ran past its time limit".into()),
+                Ok(None) => break Ok(()),
+                Ok(Some(Err(e))) => break Err(e.to_string()),
                 Ok(Some(Ok(b))) => next = Some(b),
             }
-        }
-        match writer.finish() {
+        };
+        let outcome = outcome.and_then(|()| writer.finish().map_err(|e| e.to_string()));
+        let status = match outcome {
             Ok(_) => {
                 let c = chunks.take();
                 if !c.is_empty() {
                     let _ = tx.send(Ok(c)).await;
                 }
+                200
             }
             Err(e) => {
-                let _ = tx.send(fail(e.to_string())).await;
+                let _ = tx.send(fail(e)).await;
+                500
             }
-        }
+        };
+        audit.audit_query(&p, &query_sha256, Some(rows), status, started);
     });
+    let headers_out = start_rx
+        .await
+        .map_err(|_| ApiError::Internal("the query task stopped".into()))??;
     let body = Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|x| (x, rx))
     }));

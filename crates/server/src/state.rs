@@ -28,6 +28,22 @@ pub struct ServerOptions {
     pub query_memory: usize,
     /// Rows at most in a JSON result.
     pub json_rows: usize,
+    /// Queries running at once, over all tokens.
+    pub max_queries: usize,
+    /// Queries running at once for one token.
+    pub max_queries_per_token: usize,
+    /// How long a query waits for a place before it is refused (503).
+    pub queue_wait: Duration,
+    /// Connections open at once; more are closed as they arrive.
+    pub max_connections: usize,
+    /// How long a connection may take to send a request's headers (and
+    /// may sit idle between requests) before it is closed.
+    pub header_timeout: Duration,
+    /// Bytes at most in a request body.
+    pub max_body: usize,
+    /// The address users reach the server at (`https://...` behind TLS:
+    /// cookies are then `Secure`).
+    pub public_url: Option<String>,
 }
 
 impl Default for ServerOptions {
@@ -38,6 +54,13 @@ impl Default for ServerOptions {
             query_timeout: Duration::from_secs(30),
             query_memory: 512 * 1024 * 1024,
             json_rows: 10_000,
+            max_queries: 4,
+            max_queries_per_token: 2,
+            queue_wait: Duration::from_secs(2),
+            max_connections: 256,
+            header_timeout: Duration::from_secs(10),
+            max_body: 1024 * 1024,
+            public_url: None,
         }
     }
 }
@@ -139,6 +162,7 @@ pub struct AppState {
     checked: Mutex<Option<Instant>>,
     pub metrics: Metrics,
     pub(crate) audit: Audit,
+    pub(crate) admission: crate::admission::Admission,
 }
 
 impl AppState {
@@ -166,12 +190,13 @@ impl AppState {
             warehouse,
             config,
             access,
-            options,
             pseudonym_key,
             snapshot: tokio::sync::RwLock::new(None),
             checked: Mutex::new(None),
             metrics: Metrics::default(),
             audit,
+            admission: crate::admission::Admission::new(&options),
+            options,
         }))
     }
 
@@ -249,6 +274,32 @@ impl AppState {
         let c = snap.full.restricted(&r).await?;
         m.insert(r, c.clone());
         Ok(c)
+    }
+
+    /// The audit line of a query: who ran it, the SHA-256 of its text, the
+    /// rows it returned (when it ran) and how it ended. Never the text.
+    pub(crate) fn audit_query(
+        &self,
+        p: &Principal,
+        query_sha256: &str,
+        rows: Option<u64>,
+        status: u16,
+        started: Instant,
+    ) {
+        if !p.identified {
+            return;
+        }
+        self.audit.write(&crate::access::AuditRecord {
+            at: chrono::Utc::now().to_rfc3339(),
+            token: &p.name,
+            role: p.role.name(),
+            method: "QUERY",
+            path: "/api/sql",
+            status,
+            millis: started.elapsed().as_millis(),
+            query_sha256: Some(query_sha256),
+            rows,
+        });
     }
 
     pub fn pseudonym_key(&self) -> &[u8] {

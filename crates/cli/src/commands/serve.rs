@@ -22,6 +22,16 @@ pub struct ServeOptions {
     /// Rows at most in a JSON result.
     #[arg(long, default_value_t = 10_000)]
     json_rows: usize,
+    /// Queries running at once, over all tokens (more wait, then get 503).
+    #[arg(long, default_value_t = 4)]
+    max_queries: usize,
+    /// Queries running at once for one token.
+    #[arg(long, default_value_t = 2)]
+    max_queries_per_token: usize,
+    /// The address users reach the server at; an https:// one makes the
+    /// sign-in cookie Secure.
+    #[arg(long)]
+    public_url: Option<String>,
 }
 
 #[derive(Args)]
@@ -82,6 +92,10 @@ pub async fn serve(
         query_timeout: Duration::from_secs(o.query_timeout.max(1)),
         query_memory: o.query_memory_mb.max(16) * 1024 * 1024,
         json_rows: o.json_rows.max(1),
+        max_queries: o.max_queries.max(1),
+        max_queries_per_token: o.max_queries_per_token.max(1),
+        public_url: o.public_url.clone(),
+        ..Default::default()
     };
     let state = icsw_server::AppState::new(w, config, options.clone()).map_err(Failure::Usage)?;
     let open = state.access.is_none();

@@ -83,6 +83,11 @@ pub fn fixture() -> &'static Fixture {
                 query_timeout: Duration::from_secs(3),
                 query_memory: 16 * 1024 * 1024,
                 json_rows: 100,
+                // The tests run in parallel with the same tokens: admission
+                // control is tried on a server of its own.
+                max_queries: 64,
+                max_queries_per_token: 64,
+                ..Default::default()
             };
             let state = AppState::new(warehouse.clone(), config.clone(), options).unwrap();
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

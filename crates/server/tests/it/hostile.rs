@@ -229,3 +229,197 @@ fn findings_keep_to_the_commissioners_and_trusts_scope() {
     assert!(ryj.iter().all(|f| f["trust"] == "RYJ"), "{ryj:?}");
     still_up();
 }
+
+/// A server of its own, in open mode, over an empty warehouse, with the
+/// options given.
+struct Own {
+    base: String,
+    addr: std::net::SocketAddr,
+    rt: tokio::runtime::Runtime,
+    _dir: tempfile::TempDir,
+}
+
+impl Own {
+    fn start(options: icsw_server::ServerOptions) -> Own {
+        let dir = tempfile::tempdir().unwrap();
+        let warehouse =
+            icsw_store::Warehouse::open(dir.path().join("warehouse").to_str().unwrap()).unwrap();
+        let config = icsw_model::IcsConfig::from_toml("").unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let addr = rt.block_on(async {
+            let state = icsw_server::AppState::new(warehouse, config, options).unwrap();
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(icsw_server::serve(state, listener));
+            addr
+        });
+        Own {
+            base: format!("http://{addr}"),
+            addr,
+            rt,
+            _dir: dir,
+        }
+    }
+
+    fn send(
+        &self,
+        path: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> (u16, String, String) {
+        self.rt.block_on(async {
+            let c = reqwest::Client::new();
+            let url = format!("{}{path}", self.base);
+            let mut rb = match body {
+                Some(b) => c.post(url).body(b.to_string()),
+                None => c.get(url),
+            };
+            for (k, v) in headers {
+                rb = rb.header(*k, *v);
+            }
+            let r = rb.send().await.unwrap();
+            let retry = r
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default();
+            (r.status().as_u16(), r.text().await.unwrap(), retry)
+        })
+    }
+}
+
+#[test]
+fn open_mode_answers_only_loopback_hosts_and_pages() {
+    let s = Own::start(Default::default());
+    assert_eq!(s.send("/healthz", None, &[]).0, 200);
+    for (k, v) in [
+        ("host", "evil.example"),
+        ("host", "evil.example:8080"),
+        ("host", "127.0.0.1.evil.example"),
+        ("origin", "http://evil.example"),
+        ("origin", "null"),
+    ] {
+        let (status, body, _) = s.send("/api/tables", None, &[(k, v)]);
+        assert_eq!(status, 403, "{k}: {v}: {body}");
+    }
+    for host in ["localhost", "localhost:8080", "127.0.0.1:1", "[::1]:8080"] {
+        assert_eq!(s.send("/healthz", None, &[("host", host)]).0, 200, "{host}");
+    }
+    let ok = s.send("/healthz", None, &[("origin", &s.base.clone())]);
+    assert_eq!(ok.0, 200);
+}
+
+#[test]
+fn every_response_carries_the_framing_and_sniffing_headers() {
+    let r = get("/", "manager");
+    for (k, v) in [
+        ("x-frame-options", "DENY"),
+        ("content-security-policy", "frame-ancestors 'none'"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+    ] {
+        assert_eq!(r.header(k), v, "{k}");
+    }
+    assert_eq!(get("/api/tables", "").header("x-frame-options"), "DENY");
+}
+
+/// A query that keeps a core busy for seconds.
+const SLOW: &str =
+    "SELECT count(*) AS n FROM generate_series(1, 100000) a, generate_series(1, 100000) b";
+
+#[test]
+fn queries_past_the_admission_limits_wait_then_get_503_and_health_stays_quick() {
+    let s = Own::start(icsw_server::ServerOptions {
+        max_queries: 1,
+        max_queries_per_token: 1,
+        queue_wait: std::time::Duration::from_millis(300),
+        query_timeout: std::time::Duration::from_secs(4),
+        ..Default::default()
+    });
+    let base = s.base.clone();
+    let slow = std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            reqwest::Client::new()
+                .post(format!("{base}/api/sql"))
+                .body(SLOW)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let (status, body, retry) = s.send("/api/sql", Some("SELECT 1 AS x"), &[]);
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("busy"), "{body}");
+    assert_eq!(retry, "1");
+    // While the query keeps the query runtime busy, health answers at once.
+    let mut worst = std::time::Duration::ZERO;
+    for _ in 0..10 {
+        let t = std::time::Instant::now();
+        assert_eq!(s.send("/healthz", None, &[]).0, 200);
+        worst = worst.max(t.elapsed());
+    }
+    assert!(worst < std::time::Duration::from_millis(100), "{worst:?}");
+    assert_eq!(
+        slow.join().unwrap(),
+        408,
+        "the slow query is stopped at its limit"
+    );
+    assert_eq!(s.send("/api/sql", Some("SELECT 1 AS x"), &[]).0, 200);
+}
+
+#[test]
+fn a_connection_that_trickles_its_headers_is_closed() {
+    use std::io::{Read, Write};
+    let s = Own::start(icsw_server::ServerOptions {
+        header_timeout: std::time::Duration::from_secs(1),
+        ..Default::default()
+    });
+    let mut c = std::net::TcpStream::connect(s.addr).unwrap();
+    c.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    c.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        .unwrap();
+    let t = std::time::Instant::now();
+    let mut buf = Vec::new();
+    // The server closes it (with or without a 408) well before 5 seconds.
+    let _ = c.read_to_end(&mut buf);
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(4),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(s.send("/healthz", None, &[]).0, 200);
+}
+
+#[test]
+fn a_body_over_the_limit_is_refused() {
+    let big = format!("SELECT '{}' AS x", "x".repeat(2 * 1024 * 1024));
+    let r = sql(&big, "analyst", CSV);
+    assert_eq!(r.status, 413, "{}", r.text());
+    still_up();
+}
+
+#[test]
+fn the_audit_log_records_each_query_by_hash_and_rows() {
+    let q = "SELECT trust, count(*) AS n FROM ae_attendances GROUP BY trust ORDER BY trust";
+    let r = sql(q, "analyst_ryj", CSV);
+    assert_eq!(r.status, 200);
+    let sha = icsw_server::sha256_hex(q);
+    let log = std::fs::read_to_string(&crate::fixture::fixture().audit).unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains(&sha))
+        .unwrap_or_else(|| panic!("no line for the query in {log}"));
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(v["token"], "analyst_ryj");
+    assert_eq!(v["rows"], 1, "one trust's row: {line}");
+    assert!(!log.contains("GROUP BY"), "the text is never logged");
+}

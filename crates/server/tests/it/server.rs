@@ -632,23 +632,53 @@ fn login_sets_the_cookie_and_redirects_within_the_server_only() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let go = |next: &str| {
-        let url = format!("{}/login?token=icsw_test_manager&next={next}", f.base);
+    let go = |token: &str, next: &str| {
+        let url = format!("{}/login", f.base);
         f.runtime.block_on(async {
-            let r = no_redirect.get(url).send().await.unwrap();
-            (
-                r.status().as_u16(),
-                r.headers()["location"].to_str().unwrap().to_string(),
-                r.headers()["set-cookie"].to_str().unwrap().to_string(),
-            )
+            let r = no_redirect
+                .post(url)
+                .form(&[("token", token), ("next", next)])
+                .send()
+                .await
+                .unwrap();
+            let h = |k: &str| {
+                r.headers()
+                    .get(k)
+                    .map(|v| v.to_str().unwrap().to_string())
+                    .unwrap_or_default()
+            };
+            (r.status().as_u16(), h("location"), h("set-cookie"))
         })
     };
-    let (status, location, cookie) = go("/dashboards/rtt");
+    let (status, location, cookie) = go("icsw_test_manager", "/dashboards/rtt");
     assert_eq!(status, 303);
     assert_eq!(location, "/dashboards/rtt");
-    assert!(cookie.starts_with("icsw_token=icsw_test_manager;") && cookie.contains("HttpOnly"));
-    assert_eq!(go("//evil.example/").1, "/");
-    assert_eq!(go("https://evil.example/").1, "/");
+    assert!(
+        cookie.starts_with("icsw_token=icsw_test_manager;"),
+        "{cookie}"
+    );
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Secure"), "no https public URL: {cookie}");
+    for evil in [
+        "//evil.example/",
+        "https://evil.example/",
+        "/\t/evil.example",
+        "/\\evil.example",
+    ] {
+        assert_eq!(go("icsw_test_manager", evil).1, "/", "{evil:?}");
+    }
+    // A token that is not valid is never set (no login CSRF with a token
+    // of the attacker's own making).
+    let (status, location, cookie) = go("icsw_made_up", "/");
+    assert_eq!((status, location.as_str(), cookie.as_str()), (401, "", ""));
+    // The form posts; a token in a GET URL is ignored.
+    let r = get("/login?token=icsw_test_manager&next=/", "");
+    assert_eq!(r.status, 200);
+    assert!(r.header("set-cookie").is_empty());
+    assert!(r.text().contains("method=\"post\""), "{}", r.text());
 }
 
 /// A server of its own: one trust, loaded night by night.
