@@ -19,22 +19,23 @@ struct Rows {
 }
 
 impl Rows {
-    fn from(batches: &[RecordBatch]) -> ApiResult<Rows> {
+    /// A result's rows; the columns come from its schema, so a query that
+    /// returns no rows still names them.
+    fn from(
+        schema: &datafusion::arrow::datatypes::Schema,
+        batches: &[RecordBatch],
+    ) -> ApiResult<Rows> {
         let mut r = Rows {
-            columns: Vec::new(),
+            columns: schema
+                .fields()
+                .iter()
+                .map(|f| (f.name().clone(), f.data_type().clone()))
+                .collect(),
             cells: Vec::new(),
             numbers: Vec::new(),
         };
         let opts = FormatOptions::default().with_null("");
         for b in batches {
-            if r.columns.is_empty() {
-                r.columns = b
-                    .schema()
-                    .fields()
-                    .iter()
-                    .map(|f| (f.name().clone(), f.data_type().clone()))
-                    .collect();
-            }
             let f: Vec<_> = b
                 .columns()
                 .iter()
@@ -115,10 +116,35 @@ shown as *, others rounded to the nearest 5. Rates and SPC charts use the exact 
                 .filter(|(n, _)| f.params.iter().any(|p| p.name == *n))
                 .cloned()
                 .collect();
-            let batches = ctx.file(&f, &given).await?.collect().await?;
-            results.insert(panel.sql.clone(), Rows::from(&batches)?);
+            let df = ctx.file(&f, &given).await?;
+            let schema = df.schema().as_arrow().clone();
+            let batches = df.collect().await?;
+            results.insert(panel.sql.clone(), Rows::from(&schema, &batches)?);
         }
         let rows = &results[&panel.sql];
+        // A trust early in a go-live may send only some feeds: say which
+        // this panel lacks, rather than draw a chart of nothing.
+        let missing = panel
+            .coverage
+            .map(|kind| missing_feeds(ctx.view(), &state.config, kind, trust))
+            .unwrap_or_default();
+        if !missing.is_empty() || rows.cells.is_empty() {
+            let why = if missing.is_empty() {
+                "No data for these months.".to_string()
+            } else {
+                format!(
+                    "No data: {} not loaded{}.",
+                    missing.join(", "),
+                    trust.map(|t| format!(" for {t}")).unwrap_or_default()
+                )
+            };
+            body.push_str(&format!(
+                "<section class=\"panel\"><h2>{}</h2><p class=\"note\">{}</p></section>",
+                html::esc(&panel.title),
+                html::esc(&why)
+            ));
+            continue;
+        }
         body.push_str(&match panel.chart {
             Chart::Spc => spc_panel(state, ctx.view(), panel, rows, series, suppressed)?,
             Chart::Bar => bar_panel(panel, rows, trust, suppressed)?,
@@ -130,6 +156,32 @@ limits; runs of 7 rising or falling; 2 of 3 close to a limit; runs of 7 on one s
         ctx.view().version
     ));
     Ok(html::page(&dash.title, &body))
+}
+
+/// The feeds a return kind is made from that no trust in scope (one, or
+/// every configured trust that expects it) has loaded.
+fn missing_feeds(
+    view: &icsw_store::View,
+    config: &icsw_model::IcsConfig,
+    kind: icsw_returns::ReturnKind,
+    trust: Option<&str>,
+) -> Vec<&'static str> {
+    kind.feeds()
+        .iter()
+        .filter(|feed| {
+            !config
+                .trusts
+                .iter()
+                .filter(|t| trust.is_none_or(|x| x == t.ods) && t.expected_feeds.contains(feed))
+                .any(|t| {
+                    view.trusts
+                        .get(&t.ods)
+                        .and_then(|(_, s)| s.feeds.get(feed))
+                        .is_some_and(|f| !f.files.is_empty())
+                })
+        })
+        .map(|f| f.name())
+        .collect()
 }
 
 fn filters(

@@ -423,3 +423,55 @@ fn the_audit_log_records_each_query_by_hash_and_rows() {
     assert_eq!(v["rows"], 1, "one trust's row: {line}");
     assert!(!log.contains("GROUP BY"), "the text is never logged");
 }
+
+#[test]
+fn every_page_renders_with_only_some_feeds_loaded() {
+    // A trust early in its go-live sends A&E only.
+    let s = Own::start(Default::default());
+    let landing = s._dir.path().join("landing");
+    let mut o = icsw_generate::Options::new(
+        &["RYJ"],
+        "2026-11-01".parse().unwrap(),
+        "2026-11-01".parse().unwrap(),
+    );
+    o.scale = 3.0;
+    o.history_days = 40;
+    o.feeds = vec![icsw_model::Feed::AeAttendances];
+    icsw_generate::generate(&landing, &o).unwrap();
+    let warehouse =
+        icsw_store::Warehouse::open(s._dir.path().join("warehouse").to_str().unwrap()).unwrap();
+    s.rt.block_on(icsw_ingest::load_all(
+        &icsw_ingest::Landing::new(&landing),
+        &warehouse,
+        &icsw_model::IcsConfig::from_toml("").unwrap(),
+        &icsw_ingest::NoProgress,
+    ))
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    for page in ["ae", "rtt", "long_waits", "activity", "quality"] {
+        let (status, body, _) = s.send(&format!("/dashboards/{page}"), None, &[]);
+        assert_eq!(status, 200, "{page}: {body}");
+        if page != "ae" && page != "quality" {
+            assert!(
+                body.contains("not loaded"),
+                "{page} names what is missing: {body}"
+            );
+        }
+    }
+    for path in [
+        "/",
+        "/returns",
+        "/api/returns",
+        "/api/quality",
+        "/api/reports/rtt-waits?period=2026-10",
+        "/api/reports/activity?period=2026-10",
+        "/api/reports/ae-performance?period=2026-10",
+        "/api/returns/rtt/2026-10.csv?allow_incomplete=true",
+    ] {
+        let (status, body, _) = s.send(path, None, &[]);
+        assert_eq!(status, 200, "{path}: {body}");
+    }
+    let (status, body, _) = s.send("/api/returns/rtt/2026-10.csv", None, &[]);
+    assert_eq!(status, 409, "held, naming the missing feed: {body}");
+    assert!(body.contains("rtt_events"), "{body}");
+}
