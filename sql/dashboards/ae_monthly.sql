@@ -3,6 +3,7 @@
 --   attendances (booked included), those within 4 hours and over 12 hours from
 --   arrival, and the 4-hour performance as a fraction.
 -- params: month_from date, month_to date
+-- rates: pct_within_4_hours = within_4_hours / attendances
 -- source: returns spec section 2 (headline: 4-hour performance, 12 hours from
 --   arrival)
 SELECT

@@ -4,6 +4,7 @@
 --   those within 18 weeks (days <= 126) and the fraction within, and those over
 --   52 weeks (days > 364).
 -- params: month_from date, month_to date
+-- rates: pct_within_18_weeks = within_18_weeks / waiting
 -- source: returns spec section 1 (Part_2, headline measures)
 SELECT
     COALESCE(trust, 'ICS') AS provider,

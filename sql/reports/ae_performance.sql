@@ -6,6 +6,7 @@
 --   attendances over 12 hours from arrival, and waits over 12 hours from a
 --   decision to admit to admission.
 -- params: period_start date, period_end date, trust text
+-- rates: pct_within_4_hours = 100 * within_4_hours / attendances
 -- source: returns spec section 2 (headline: 4-hour performance, 12 hours from
 --   arrival)
 WITH a AS (

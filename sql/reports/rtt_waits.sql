@@ -7,6 +7,7 @@
 --   N < 50), and the periods over 52, 65, 78 and 104 weeks (days over 364, 455,
 --   546 and 728).
 -- params: census_date date, trust text
+-- rates: pct_within_18_weeks
 -- source: returns spec section 1 (headline measures); the percentile method
 --   reproduces NHS England's published RTT medians (reference/SOURCES.md)
 WITH p AS (

@@ -10,7 +10,7 @@ mod completeness;
 mod reports;
 
 pub use completeness::{completeness, TrustProvenance};
-pub use reports::{report, reports, ReportInfo};
+pub use reports::{report, report_file, reports, ReportInfo};
 
 use chrono::NaiveDate;
 use datafusion::prelude::DataFrame;

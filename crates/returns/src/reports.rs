@@ -57,7 +57,15 @@ pub async fn report(
     period: Month,
     trust: Option<&str>,
 ) -> Result<DataFrame> {
-    let file = files()
+    let file = report_file(name)?;
+    let params = bind_month(&file, period, period.to_string(), trust);
+    Ok(ctx.file(&file, &params).await?)
+}
+
+/// The SQL file of report `name` (its header says, for instance, which
+/// columns are rates of which counts).
+pub fn report_file(name: &str) -> Result<SqlFile> {
+    files()
         .into_iter()
         .find(|f| f.get("name") == Some(name))
         .ok_or_else(|| {
@@ -69,7 +77,5 @@ pub async fn report(
                     .collect::<Vec<_>>()
                     .join(", ")
             ))
-        })?;
-    let params = bind_month(&file, period, period.to_string(), trust);
-    Ok(ctx.file(&file, &params).await?)
+        })
 }

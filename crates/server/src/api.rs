@@ -2,12 +2,11 @@
 //! health and metrics.
 
 use crate::access::{need, Auth};
-use crate::{html, ApiError, ApiResult, AppState, Cached};
+use crate::{ApiError, ApiResult, AppState, Cached};
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, Int64Type};
+use datafusion::arrow::array::RecordBatch;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -74,8 +73,8 @@ impl<'a> From<&'a icsw_quality::Finding> for ManagerFinding<'a> {
             trust: &f.trust,
             feed: f.feed.as_deref(),
             day: f.day,
-            count: html::suppress(f.count),
-            denominator: f.denominator.map(html::suppress),
+            count: crate::disclosure::suppress(f.count),
+            denominator: f.denominator.map(crate::disclosure::suppress),
             message: icsw_quality::check_info(&f.check_id).map_or("", |c| c.description),
         }
     }
@@ -156,41 +155,6 @@ pub struct ReportQuery {
     trust: Option<String>,
 }
 
-/// Replaces the counts (integer columns) of batches with their suppressed
-/// text; rates and other columns are left as they are.
-pub fn suppressed(batches: Vec<RecordBatch>) -> ApiResult<Vec<RecordBatch>> {
-    use datafusion::arrow::array::{ArrayRef, StringArray};
-    use datafusion::arrow::datatypes::{Field, Schema};
-    let mut out = Vec::new();
-    for b in batches {
-        let mut fields = Vec::new();
-        let mut cols: Vec<ArrayRef> = Vec::new();
-        for (f, c) in b.schema().fields().iter().zip(b.columns()) {
-            if matches!(
-                f.data_type(),
-                DataType::Int64 | DataType::Int32 | DataType::UInt64
-            ) {
-                let c = datafusion::arrow::compute::cast(c, &DataType::Int64)
-                    .map_err(|e| ApiError::Internal(e.to_string()))?;
-                let ints = c.as_primitive::<Int64Type>();
-                let text: StringArray = (0..ints.len())
-                    .map(|i| ints.is_valid(i).then(|| html::suppress(ints.value(i))))
-                    .collect();
-                fields.push(Field::new(f.name(), DataType::Utf8, true));
-                cols.push(Arc::new(text));
-            } else {
-                fields.push(f.as_ref().clone());
-                cols.push(c.clone());
-            }
-        }
-        out.push(
-            RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
-                .map_err(|e| ApiError::Internal(e.to_string()))?,
-        );
-    }
-    Ok(out)
-}
-
 /// A headline report as JSON (counts suppressed for managers).
 pub async fn report(
     State(state): State<Arc<AppState>>,
@@ -214,7 +178,8 @@ pub async fn report(
     let df = icsw_returns::report(&ctx, &name, period, trust.as_deref()).await?;
     let mut batches = df.collect().await?;
     if p.suppressed() {
-        batches = suppressed(batches)?;
+        let rates = crate::disclosure::rates(&icsw_returns::report_file(&name)?);
+        batches = crate::disclosure::for_managers(batches, &rates)?;
     }
     Ok(snap
         .keep(

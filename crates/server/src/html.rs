@@ -16,16 +16,6 @@ pub fn esc(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-/// Small-number suppression for managers: 0 shown, 1 to 7 as `*`, others
-/// rounded to the nearest 5.
-pub fn suppress(n: i64) -> String {
-    match n {
-        0 => "0".into(),
-        1..=7 => "*".into(),
-        n => (((n as f64) / 5.0).round() as i64 * 5).to_string(),
-    }
-}
-
 const STYLE: &str = r#"
 body{margin:0;font-family:Arial,Helvetica,sans-serif;color:#212b32;background:#f0f4f5;line-height:1.4}
 header{background:#005eb8;color:#fff;padding:12px 16px}
@@ -214,14 +204,7 @@ mod tests {
     }
 
     #[test]
-    fn suppression() {
-        assert_eq!(suppress(0), "0");
-        assert_eq!(suppress(1), "*");
-        assert_eq!(suppress(7), "*");
-        assert_eq!(suppress(8), "10");
-        assert_eq!(suppress(12), "10");
-        assert_eq!(suppress(13), "15");
-        assert_eq!(suppress(1234), "1235");
+    fn escaping() {
         assert_eq!(esc("<a&\"'>"), "&lt;a&amp;&quot;&#39;&gt;");
     }
 }

@@ -10,6 +10,7 @@ mod access;
 mod admission;
 mod api;
 mod dashboards;
+mod disclosure;
 mod error;
 mod html;
 mod metrics;

@@ -99,13 +99,15 @@ pub(super) async fn render(
         ),
     ];
     let series = trust.unwrap_or("ICS");
-    let mut results: HashMap<String, Rows> = HashMap::new();
+    // Per query: its exact rows, and (for managers) the rows as shown.
+    let mut results: HashMap<String, (Rows, Option<Rows>)> = HashMap::new();
     let mut body = format!("<p>{}</p>", html::esc(&dash.description));
     body.push_str(&filters(state, name, trust, period, latest, own_trusts));
     if suppressed {
         body.push_str(
             "<p class=\"note\">Counts are suppressed for small numbers: 1 to 7 \
-shown as *, others rounded to the nearest 5. Rates and SPC charts use the exact counts.</p>",
+shown as *, others rounded to the nearest 5; rates are computed from the counts as shown, and \
+a point whose count is * is not drawn. The SPC signals and icons are those of the exact series.</p>",
         );
     }
     for panel in &dash.panels {
@@ -119,9 +121,18 @@ shown as *, others rounded to the nearest 5. Rates and SPC charts use the exact 
             let df = ctx.file(&f, &given).await?;
             let schema = df.schema().as_arrow().clone();
             let batches = df.collect().await?;
-            results.insert(panel.sql.clone(), Rows::from(&schema, &batches)?);
+            let exact = Rows::from(&schema, &batches)?;
+            let shown = if suppressed {
+                let b = crate::disclosure::for_managers(batches, &crate::disclosure::rates(&f))?;
+                let schema = b.first().map_or(schema, |b| b.schema().as_ref().clone());
+                Some(Rows::from(&schema, &b)?)
+            } else {
+                None
+            };
+            results.insert(panel.sql.clone(), (exact, shown));
         }
-        let rows = &results[&panel.sql];
+        let (rows, shown) = &results[&panel.sql];
+        let shown = shown.as_ref();
         // A trust early in a go-live may send only some feeds: say which
         // this panel lacks, rather than draw a chart of nothing.
         let missing = panel
@@ -146,8 +157,8 @@ shown as *, others rounded to the nearest 5. Rates and SPC charts use the exact 
             continue;
         }
         body.push_str(&match panel.chart {
-            Chart::Spc => spc_panel(state, ctx.view(), panel, rows, series, suppressed)?,
-            Chart::Bar => bar_panel(panel, rows, trust, suppressed)?,
+            Chart::Spc => spc_panel(state, ctx.view(), panel, rows, shown, series)?,
+            Chart::Bar => bar_panel(panel, shown.unwrap_or(rows), trust)?,
         });
     }
     body.push_str(&format!(
@@ -228,25 +239,19 @@ fn filters(
     s
 }
 
-fn cell(rows: &Rows, r: usize, c: usize, percent_col: bool, suppressed: bool) -> String {
+fn cell(rows: &Rows, r: usize, c: usize, percent_col: bool) -> String {
     let (_, t) = &rows.columns[c];
     match (t, rows.numbers[r][c]) {
         (DataType::Float64 | DataType::Float32, Some(v)) if percent_col => {
             format!("{:.1}%", v * 100.0)
         }
         (DataType::Float64 | DataType::Float32, Some(v)) => format!("{v:.2}"),
-        (DataType::Int64 | DataType::Int32, Some(v)) if suppressed => html::suppress(v as i64),
+        (DataType::Float64 | DataType::Float32, None) => "*".into(),
         _ => html::esc(&rows.cells[r][c]),
     }
 }
 
-fn table(
-    rows: &Rows,
-    which: &[usize],
-    columns: &[String],
-    percent_value: Option<&str>,
-    suppressed: bool,
-) -> String {
+fn table(rows: &Rows, which: &[usize], columns: &[String], percent_value: Option<&str>) -> String {
     let idx: Vec<usize> = columns.iter().filter_map(|c| rows.col(c)).collect();
     let mut s = String::from("<div class=\"scroll\"><table><tr>");
     for &c in &idx {
@@ -260,7 +265,7 @@ fn table(
         s.push_str("<tr>");
         for &c in &idx {
             let pct = percent_value == Some(rows.columns[c].0.as_str());
-            s.push_str(&format!("<td>{}</td>", cell(rows, r, c, pct, suppressed)));
+            s.push_str(&format!("<td>{}</td>", cell(rows, r, c, pct)));
         }
         s.push_str("</tr>");
     }
@@ -285,8 +290,8 @@ fn spc_panel(
     view: &icsw_store::View,
     panel: &Panel,
     rows: &Rows,
+    shown: Option<&Rows>,
     series: &str,
-    suppressed: bool,
 ) -> ApiResult<String> {
     let (Some(pc), Some(mc), Some(vc)) = (
         rows.col("provider"),
@@ -333,14 +338,36 @@ fn spc_panel(
         .collect();
     let direction = Direction::from(panel.improvement);
     let t = panel.target.map(|k| k.value(&state.config));
-    let spc = icsw_spc::compute(
-        &values,
-        direction,
-        &icsw_spc::Options {
-            target: t,
-            ..Default::default()
-        },
-    );
+    let options = icsw_spc::Options {
+        target: t,
+        ..Default::default()
+    };
+    let exact = icsw_spc::compute(&values, direction, &options);
+    let last_above = exact.points.last().is_some_and(|p| p.value > p.mean);
+    // For managers the points drawn are the values shown (a * is not
+    // drawn), with the signals of the exact series.
+    let (labels, spc) = match shown {
+        None => (labels, exact),
+        Some(shown) => {
+            let kept: Vec<(usize, f64)> = which
+                .iter()
+                .enumerate()
+                .filter_map(|(i, &r)| shown.numbers[r][vc].map(|v| (i, v)))
+                .collect();
+            let vals: Vec<f64> = kept.iter().map(|(_, v)| *v).collect();
+            let mut drawn = icsw_spc::compute(&vals, direction, &options);
+            for (p, (i, _)) in drawn.points.iter_mut().zip(&kept) {
+                p.point_type = exact.points[*i].point_type;
+                p.rule = exact.points[*i].rule;
+            }
+            drawn.variation = exact.variation;
+            drawn.assurance = exact.assurance;
+            (
+                kept.iter().map(|(i, _)| labels[*i].clone()).collect(),
+                drawn,
+            )
+        }
+    };
     let svg = icsw_spc::render_svg(
         &spc,
         &labels,
@@ -356,7 +383,6 @@ fn spc_panel(
             percent: panel.percent,
         },
     );
-    let last_above = spc.points.last().is_some_and(|p| p.value > p.mean);
     let mut s = format!(
         "<section class=\"panel\"><div class=\"icons\">{}{}</div><h2>{}</h2>",
         html::variation_icon(spc.variation, direction, last_above),
@@ -384,22 +410,16 @@ fn spc_panel(
     }
     s.push_str(&chart_svg(svg));
     s.push_str(&table(
-        rows,
+        shown.unwrap_or(rows),
         &which,
         &panel.columns,
         panel.percent.then_some(panel.value.as_str()),
-        suppressed,
     ));
     s.push_str("</section>");
     Ok(s)
 }
 
-fn bar_panel(
-    panel: &Panel,
-    rows: &Rows,
-    trust: Option<&str>,
-    suppressed: bool,
-) -> ApiResult<String> {
+fn bar_panel(panel: &Panel, rows: &Rows, trust: Option<&str>) -> ApiResult<String> {
     let (Some(pc), Some(vc)) = (rows.col("provider"), rows.col(&panel.value)) else {
         return Err(ApiError::Internal(format!(
             "{}: the query lacks provider or {}",
@@ -456,7 +476,7 @@ fn bar_panel(
         s.push_str("<p>No findings.</p>");
     }
     s.push_str(&chart_svg(svg));
-    s.push_str(&table(rows, &which, &panel.columns, None, suppressed));
+    s.push_str(&table(rows, &which, &panel.columns, None));
     s.push_str("</section>");
     Ok(s)
 }

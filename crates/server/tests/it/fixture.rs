@@ -80,7 +80,7 @@ pub fn fixture() -> &'static Fixture {
             let options = ServerOptions {
                 addr: "127.0.0.1:0".parse().unwrap(),
                 landing: Some(landing.clone()),
-                query_timeout: Duration::from_secs(3),
+                query_timeout: Duration::from_secs(10),
                 query_memory: 16 * 1024 * 1024,
                 json_rows: 100,
                 // The tests run in parallel with the same tokens: admission

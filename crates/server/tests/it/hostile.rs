@@ -73,7 +73,7 @@ fn scoped_tables() -> Vec<String> {
     );
     assert_eq!(r.status, 200, "{}", r.text());
     // quality_findings runs every check when first read, which takes longer
-    // than this server's 3-second limit; it is a table like the others to
+    // than this server's time limit; it is a table like the others to
     // the scope (tested with the findings' own scope below).
     let tables: Vec<String> = r
         .text()
@@ -337,7 +337,7 @@ fn queries_past_the_admission_limits_wait_then_get_503_and_health_stays_quick() 
         max_queries: 1,
         max_queries_per_token: 1,
         queue_wait: std::time::Duration::from_millis(300),
-        query_timeout: std::time::Duration::from_secs(4),
+        query_timeout: std::time::Duration::from_secs(2),
         ..Default::default()
     });
     let base = s.base.clone();

@@ -521,13 +521,28 @@ fn managers_see_small_numbers_suppressed() {
     assert_eq!(exact.len(), shown.len());
     assert!(!exact.is_empty());
     let mut counts = 0;
+    let shown_n = |n: i64| suppressed(n).parse::<f64>().ok();
     for (e, s) in exact.iter().zip(shown) {
         for (k, v) in e.as_object().unwrap() {
             if let Some(n) = v.as_i64() {
                 assert_eq!(s[k].as_str().unwrap(), suppressed(n), "{k}: {n}");
                 counts += 1;
+            } else if k == "pct_within_4_hours" {
+                // From the counts as shown, so that it gives back no exact
+                // count; withheld when either is shown as *.
+                let n = |c: &str| shown_n(e[c].as_i64().unwrap());
+                match (n("within_4_hours"), n("attendances")) {
+                    (Some(w), Some(a)) if a > 0.0 => {
+                        let got = s[k].as_f64().unwrap();
+                        assert!(
+                            (got - 100.0 * w / a).abs() < 1e-9,
+                            "{k}: {got} from {w}/{a}"
+                        );
+                    }
+                    _ => assert!(s[k].is_null(), "{k}: {}", s[k]),
+                }
             } else {
-                assert_eq!(&s[k], v, "{k}: rates and labels are as they are");
+                assert_eq!(&s[k], v, "{k}: labels are as they are");
             }
         }
     }
