@@ -475,3 +475,42 @@ fn every_page_renders_with_only_some_feeds_loaded() {
     assert_eq!(status, 409, "held, naming the missing feed: {body}");
     assert!(body.contains("rtt_events"), "{body}");
 }
+
+/// The rows of every table of a page, as cell texts.
+fn table_rows(html: &str) -> Vec<Vec<String>> {
+    html.split("<tr>")
+        .skip(1)
+        .filter(|r| r.starts_with("<td>"))
+        .map(|r| {
+            r.split("<td>")
+                .skip(1)
+                .map(|c| c.split("</td>").next().unwrap_or("").to_string())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn a_managers_rates_give_back_no_exact_count() {
+    let html = get("/dashboards/ae?trust=RYJ", "manager").text();
+    // month, attendances, within 4 hours, % within 4 hours
+    let rows: Vec<Vec<String>> = table_rows(&html)
+        .into_iter()
+        .filter(|r| r.len() == 4 && r[3].ends_with('%') || r.len() == 4 && r[3] == "*")
+        .collect();
+    assert!(!rows.is_empty(), "{html}");
+    for r in &rows {
+        match (r[1].parse::<f64>(), r[2].parse::<f64>()) {
+            (Ok(a), Ok(w)) if a > 0.0 => {
+                assert_eq!(r[3], format!("{:.1}%", 100.0 * w / a), "{r:?}");
+                assert!(a % 5.0 == 0.0 && w % 5.0 == 0.0, "{r:?}");
+            }
+            _ => assert_eq!(r[3], "*", "{r:?}"),
+        }
+    }
+    // The admin's page shows the exact counts, which the manager's lacks.
+    let exact = table_rows(&get("/dashboards/ae?trust=RYJ", "admin").text());
+    assert!(exact
+        .iter()
+        .any(|r| r.len() == 4 && r[1].parse::<i64>().is_ok_and(|n| n % 5 != 0)));
+}
