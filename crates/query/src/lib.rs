@@ -5,6 +5,7 @@
 //!
 //! Nothing here knows about returns or HTTP: those crates build on this.
 
+mod capped;
 mod guard;
 pub mod output;
 mod restrict;

@@ -41,6 +41,7 @@ fn arrays(
 }
 
 pub(crate) fn register(ctx: &SessionContext) {
+    crate::capped::register(ctx);
     ctx.register_udf(create_udf(
         "nhs_number_valid",
         vec![DataType::Utf8],
