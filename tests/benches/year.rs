@@ -6,10 +6,14 @@
 //!   SQL), cold and warm, with the peak memory;
 //! - `quality`: the data-quality checks for a month and for a night;
 //! - `serve`: a bounded load test of the HTTP server on loopback, 50
-//!   clients on dashboards and 5 on SQL for 30 seconds.
+//!   clients on dashboards and 5 on SQL for 30 seconds;
+//! - `soak`: the same for 10 minutes (`ICSW_BENCH_SECONDS`), one of the
+//!   five SQL clients sending hostile queries (each must be refused, the
+//!   others must all succeed), with the resident memory sampled every 10
+//!   seconds: it must stay flat.
 //!
 //! How to run: `cargo bench -p icsw-tests --bench year` (release build);
-//! `-- returns`, `-- quality` or `-- serve` for one of them. The warehouse is
+//! `-- returns`, `-- quality`, `-- serve` or `-- soak` for one of them. The warehouse is
 //! built once under `ICSW_BENCH_DIR` (default: the system temp directory)
 //! and reused. Each measure runs in a child process, so its peak resident
 //! memory (VmHWM) is its own.
@@ -199,17 +203,45 @@ impl Latencies {
     }
 }
 
-fn child_serve(wh: &Warehouse) {
+fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Queries a hostile analyst sends in the soak: each must be refused.
+fn hostile() -> Vec<String> {
+    vec![
+        "SELECT length(repeat('x', 500000000))".into(),
+        format!("SELECT {}", vec!["1"; 2500].join("+")),
+        "SELECT 1; SELECT 2".into(),
+        "SELECT levenshtein(repeat('a', 100000), repeat('b', 100000))".into(),
+        "DROP TABLE ae_attendances".into(),
+        vec!["SELECT 1 AS x"; 5000].join(" UNION ALL "),
+    ]
+}
+
+fn child_serve(wh: &Warehouse, soak: bool) {
     let rt = runtime();
     let secs: u64 = std::env::var("ICSW_BENCH_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(30);
+        .unwrap_or(if soak { 600 } else { 30 });
     rt.block_on(async {
         let state = icsw_server::AppState::new(
             wh.clone(),
             IcsConfig::default(),
-            icsw_server::ServerOptions::default(),
+            // Every client is the one open-mode principal: room for all.
+            icsw_server::ServerOptions {
+                max_queries: 8,
+                max_queries_per_token: 8,
+                ..Default::default()
+            },
         )
         .expect("state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -261,21 +293,43 @@ fn child_serve(wh: &Warehouse) {
              WHERE appointment_date >= DATE '2026-10-01' GROUP BY 1, 2 ORDER BY 1, 2",
             "SELECT trust, count(*) AS n FROM rtt_periods WHERE clock_stop IS NULL GROUP BY trust",
         ];
+        let memory = tokio::spawn(async move {
+            let mut samples = vec![rss_mb()];
+            while Instant::now() + Duration::from_secs(10) < until {
+                tokio::time::sleep(Duration::from_secs(10)).await;
+                samples.push(rss_mb());
+            }
+            samples
+        });
+        let hostile_queries = std::sync::Arc::new(hostile());
         for c in 0..5usize {
             let client = client.clone();
             let base = base.clone();
+            let hostile = soak && c == 4;
+            let bad = hostile_queries.clone();
             tasks.push(tokio::spawn(async move {
                 let mut lat = Vec::new();
                 let mut i = c;
                 while Instant::now() < until {
                     let t = Instant::now();
+                    let q = if hostile {
+                        bad[i % bad.len()].clone()
+                    } else {
+                        queries[i % queries.len()].to_string()
+                    };
                     let r = client
                         .post(format!("{base}/api/sql"))
                         .header("accept", "text/csv")
-                        .body(queries[i % queries.len()])
+                        .body(q.clone())
                         .send()
                         .await
                         .expect("post");
+                    if hostile {
+                        assert!(r.status().is_client_error(), "{q}: {}", r.status());
+                        r.bytes().await.expect("body");
+                        i += 1;
+                        continue;
+                    }
                     assert!(r.status().is_success(), "{}", r.status());
                     r.bytes().await.expect("body");
                     lat.push(t.elapsed());
@@ -289,7 +343,9 @@ fn child_serve(wh: &Warehouse) {
             let (is_sql, lat) = t.await.expect("task");
             if is_sql { &mut sql } else { &mut dash }.0.extend(lat);
         }
-        for (name, l) in [("dashboards, 50 clients", &mut dash), ("SQL, 5 clients", &mut sql)] {
+        let samples = memory.await.expect("memory");
+        let sql_name = if soak { "SQL, 4 clients (+1 hostile)" } else { "SQL, 5 clients" };
+        for (name, l) in [("dashboards, 50 clients", &mut dash), (sql_name, &mut sql)] {
             let n = l.0.len();
             println!(
                 "{name:<24} {n:>7} requests  {:>8.1} req/s  p50 {:>7.1} ms  p99 {:>7.1} ms  max {:>7.1} ms",
@@ -299,6 +355,15 @@ fn child_serve(wh: &Warehouse) {
                 l.pct(1.0)
             );
         }
+        let (lo, hi) = samples
+            .iter()
+            .fold((f64::MAX, 0.0f64), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
+        println!(
+            "resident memory over the run: first {:.0} MB, last {:.0} MB, min {lo:.0} MB, max {hi:.0} MB ({} samples)",
+            samples.first().copied().unwrap_or(0.0),
+            samples.last().copied().unwrap_or(0.0),
+            samples.len()
+        );
     });
     println!("peak resident memory {:.0} MB", peak_rss_mb());
 }
@@ -316,17 +381,25 @@ fn main() {
         match args[i + 1].as_str() {
             "returns" => child_returns(&wh),
             "quality" => child_quality(&wh),
-            "serve" => child_serve(&wh),
+            "serve" => child_serve(&wh, false),
+            "soak" => child_serve(&wh, true),
             other => panic!("no measure {other}"),
         }
         return;
     }
     prepare(&dir);
-    let all = ["returns", "quality", "serve"];
+    let all = ["returns", "quality", "serve", "soak"];
+    // The soak (10 minutes) runs only when asked for.
     let chosen: Vec<&str> = all
         .iter()
         .copied()
-        .filter(|m| args.is_empty() || args.iter().any(|a| a == m))
+        .filter(|m| {
+            if args.is_empty() {
+                *m != "soak"
+            } else {
+                args.iter().any(|a| a == m)
+            }
+        })
         .collect();
     for m in chosen {
         println!("== {m}");
