@@ -121,12 +121,83 @@ impl IntoResponse for ApiError {
 impl From<icsw_query::Error> for ApiError {
     fn from(e: icsw_query::Error) -> Self {
         if e.is_users() {
-            ApiError::bad("bad_query", e.to_string())
+            ApiError::bad("bad_query", without_paths(&e.to_string()))
         } else if e.is_memory_limit() {
-            ApiError::Memory(e.to_string())
+            ApiError::Memory(without_paths(&e.to_string()))
         } else {
             ApiError::Internal(e.to_string())
         }
+    }
+}
+
+/// A message for a user with every file path and URL in it replaced by
+/// `<path>`: no error shows where the server keeps its data.
+pub(crate) fn without_paths(message: &str) -> String {
+    message
+        .split(' ')
+        .map(|word| {
+            let start = word
+                .find(|c: char| !matches!(c, '\'' | '"' | '(' | '[' | '`'))
+                .unwrap_or(word.len());
+            let (lead, rest) = word.split_at(start);
+            let end = rest
+                .rfind(|c: char| !matches!(c, '\'' | '"' | ')' | ']' | '`' | ',' | '.' | ':' | ';'))
+                .map_or(0, |i| {
+                    i + rest[i..].chars().next().map_or(1, char::len_utf8)
+                });
+            let (core, trail) = rest.split_at(end);
+            match path_start(core) {
+                Some(i) => format!("{lead}{}<path>{trail}", &core[..i]),
+                None => word.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Where a path or URL begins in a word: a URL's scheme, or a `/` that
+/// does not follow a letter or digit and is followed by another `/`.
+fn path_start(core: &str) -> Option<usize> {
+    if let Some(i) = core.find("://") {
+        let scheme = core[..i]
+            .rfind(|c: char| !c.is_ascii_alphanumeric())
+            .map_or(0, |j| j + 1);
+        return Some(scheme);
+    }
+    if core.starts_with("~/") {
+        return Some(0);
+    }
+    let bytes = core.as_bytes();
+    (0..bytes.len()).find(|&i| {
+        bytes[i] == b'/'
+            && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric())
+            && core[i + 1..].contains('/')
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_urls_are_taken_out_of_messages() {
+        assert_eq!(
+            without_paths("Object at location /srv/wh/data/ae/trust=RYJ/x.parquet not found"),
+            "Object at location <path> not found"
+        );
+        assert_eq!(
+            without_paths("table 'file:///srv/wh/log/loads/' failed: (s3://bucket/wh/x)."),
+            "table '<path>' failed: (<path>)."
+        );
+        assert_eq!(
+            without_paths("Divide by zero error: a / b"),
+            "Divide by zero error: a / b"
+        );
+        assert_eq!(
+            without_paths("table 'datafusion.public./srv/wh/data/' not found"),
+            "table 'datafusion.public.<path>' not found"
+        );
+        assert_eq!(without_paths("keys W2U3Z/110/x"), "keys W2U3Z/110/x");
     }
 }
 

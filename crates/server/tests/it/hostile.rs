@@ -573,3 +573,36 @@ fn constant_bombs_recursion_and_giant_joins_are_stopped_by_a_limit() {
     let status = sort.join().unwrap();
     assert!([408, 422].contains(&status), "{status}");
 }
+
+#[test]
+fn no_answer_shows_where_the_server_keeps_its_data() {
+    let root = crate::fixture::fixture()
+        .audit
+        .parent()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    for q in [
+        "SELECT * FROM nope",
+        "SELECT * FROM 'data/ae_attendances/'",
+        &format!("SELECT * FROM '{root}/warehouse/data/'"),
+        "SELECT nope FROM ae_attendances",
+        "SELECT count(*) FROM ae_attendances WHERE 1 / 0 = 1",
+        "SELECT CAST('x' AS INT)",
+        "EXPLAIN SELECT * FROM ae_attendances",
+    ] {
+        for who in ["analyst", "analyst_ryj"] {
+            let r = sql(q, who, CSV);
+            let text = r.text();
+            assert!(
+                !text.contains(&root) && !text.contains("file://"),
+                "{q}: {text}"
+            );
+        }
+    }
+    for path in ["/api/tables", "/api/loads"] {
+        let text = get(path, "analyst").text();
+        assert!(!text.contains(&root) && !text.contains("file://"), "{path}");
+    }
+}
