@@ -175,32 +175,6 @@ fn path_start(core: &str) -> Option<usize> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths_and_urls_are_taken_out_of_messages() {
-        assert_eq!(
-            without_paths("Object at location /srv/wh/data/ae/trust=RYJ/x.parquet not found"),
-            "Object at location <path> not found"
-        );
-        assert_eq!(
-            without_paths("table 'file:///srv/wh/log/loads/' failed: (s3://bucket/wh/x)."),
-            "table '<path>' failed: (<path>)."
-        );
-        assert_eq!(
-            without_paths("Divide by zero error: a / b"),
-            "Divide by zero error: a / b"
-        );
-        assert_eq!(
-            without_paths("table 'datafusion.public./srv/wh/data/' not found"),
-            "table 'datafusion.public.<path>' not found"
-        );
-        assert_eq!(without_paths("keys W2U3Z/110/x"), "keys W2U3Z/110/x");
-    }
-}
-
 impl From<icsw_returns::Error> for ApiError {
     fn from(e: icsw_returns::Error) -> Self {
         match e {
@@ -239,3 +213,29 @@ impl From<datafusion::error::DataFusionError> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_urls_are_taken_out_of_messages() {
+        assert_eq!(
+            without_paths("Object at location /srv/wh/data/ae/trust=RYJ/x.parquet not found"),
+            "Object at location <path> not found"
+        );
+        assert_eq!(
+            without_paths("table 'file:///srv/wh/log/loads/' failed: (s3://bucket/wh/x)."),
+            "table '<path>' failed: (<path>)."
+        );
+        assert_eq!(
+            without_paths("Divide by zero error: a / b"),
+            "Divide by zero error: a / b"
+        );
+        assert_eq!(
+            without_paths("table 'datafusion.public./srv/wh/data/' not found"),
+            "table 'datafusion.public.<path>' not found"
+        );
+        assert_eq!(without_paths("keys W2U3Z/110/x"), "keys W2U3Z/110/x");
+    }
+}
