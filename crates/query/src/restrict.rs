@@ -76,9 +76,16 @@ const IDENTIFIERS: &[&str] = &[
     "record",
 ];
 
-/// Patient-level tables with no commissioner column: hidden from a
+/// Tables with no commissioner column to scope them by (patient-level ones,
+/// and the findings, counted over every commissioner): hidden from a
 /// commissioner-scoped session.
-const NO_COMMISSIONER: &[&str] = &["patients", "quarantine", "superseded", "rtt_findings"];
+const NO_COMMISSIONER: &[&str] = &[
+    "patients",
+    "quarantine",
+    "superseded",
+    "rtt_findings",
+    "quality_findings",
+];
 
 /// HMAC-SHA256 (RFC 2104).
 fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {

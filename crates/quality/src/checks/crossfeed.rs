@@ -48,17 +48,7 @@ pub(super) async fn month(
                 )),
                 _ => None,
             };
-            out.push(finding(
-                q,
-                &r.check_id,
-                &r.trust,
-                r.feed,
-                r.day,
-                r.count,
-                r.denominator,
-                r.keys,
-                message,
-            )?);
+            out.push(r.finding(q, message)?);
         }
     }
     Ok(out)

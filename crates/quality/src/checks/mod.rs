@@ -210,23 +210,26 @@ pub(super) fn finding(
     })
 }
 
+impl Row {
+    /// The row's finding, with `message` or the check's own.
+    pub(super) fn finding(self, q: &QualityConfig, message: Option<String>) -> Result<Finding> {
+        finding(
+            q,
+            &self.check_id,
+            &self.trust,
+            self.feed,
+            self.day,
+            self.count,
+            self.denominator,
+            self.keys,
+            message,
+        )
+    }
+}
+
 /// The findings of the standard rows a check file returns.
 pub(super) fn from_rows(q: &QualityConfig, rows: Vec<Row>) -> Result<Vec<Finding>> {
-    rows.into_iter()
-        .map(|r| {
-            finding(
-                q,
-                &r.check_id,
-                &r.trust,
-                r.feed,
-                r.day,
-                r.count,
-                r.denominator,
-                r.keys,
-                None,
-            )
-        })
-        .collect()
+    rows.into_iter().map(|r| r.finding(q, None)).collect()
 }
 
 /// The configured trusts in scope (one, or all) that have loaded data, with
