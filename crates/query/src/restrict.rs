@@ -297,7 +297,7 @@ impl TableProvider for ScopedTable {
     }
 
     fn table_type(&self) -> TableType {
-        TableType::View
+        self.inner.table_type()
     }
 
     async fn scan(

@@ -47,6 +47,36 @@ fn run(
         .expect("running chromium")
 }
 
+/// Serves, on a port of its own, a page that posts the sign-in form to
+/// `base` with the token and, as `next`, the path it was asked for; its
+/// address.
+fn sign_in_page(base: &str, token: &str) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (base, token) = (base.to_string(), token.to_string());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut line = String::new();
+            let mut reader = BufReader::new(&stream);
+            let _ = reader.read_line(&mut line);
+            let path = line.split(' ').nth(1).unwrap_or("/").to_string();
+            let body = format!(
+                "<form method=\"post\" action=\"{base}/login\">\
+                 <input name=\"token\" value=\"{token}\"><input name=\"next\" value=\"{path}\">\
+                 </form><script>document.forms[0].submit()</script>"
+            );
+            let mut stream = &stream;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    format!("http://{addr}")
+}
+
 #[test]
 fn dashboards_render_in_a_headless_browser() {
     let Some(bin) = chromium() else {
@@ -59,17 +89,17 @@ fn dashboards_render_in_a_headless_browser() {
     };
     let f = fixture();
     let dir = tempfile::tempdir().unwrap();
-    // The cookie a browser would have from /login, set in the profile by
-    // visiting the login page with the token.
+    // Sign in as a person would, by posting the sign-in form: here a page
+    // on another port of the same host (so the same site) submits it at
+    // once, with the dashboard as `next`.
+    let profile = dir.path().join("profile");
+    let sign_in = sign_in_page(&f.base, &f.tokens["manager"]);
     for name in ["ae", "rtt", "long_waits", "activity", "quality"] {
-        let url = format!(
-            "{}/login?token={}&next=/dashboards/{name}",
-            f.base, f.tokens["manager"]
-        );
+        let url = format!("{sign_in}/dashboards/{name}");
         let shot = dir.path().join(format!("{name}.png"));
         let out = run(
             &bin,
-            &dir.path().join("profile"),
+            &profile,
             &[
                 format!("--screenshot={}", shot.display()),
                 "--window-size=1280,2400".into(),
@@ -90,26 +120,18 @@ fn dashboards_render_in_a_headless_browser() {
             png.len()
         );
 
-        let out = run(
-            &bin,
-            &dir.path().join("profile"),
-            &["--dump-dom".into()],
-            &url,
-        );
+        let out = run(&bin, &profile, &["--dump-dom".into()], &url);
         let dom = String::from_utf8_lossy(&out.stdout);
         assert!(dom.contains("<svg class=\"chart\""), "{name}: {dom:.2000}");
         assert!(dom.contains("<table>"), "{name}");
         assert!(!dom.contains("unauthorized"), "{name}: not signed in");
     }
     // A phone-sized window: the page still renders its charts.
-    let url = format!(
-        "{}/login?token={}&next=/dashboards/ae",
-        f.base, f.tokens["manager"]
-    );
+    let url = format!("{sign_in}/dashboards/ae");
     let shot = dir.path().join("phone.png");
     run(
         &bin,
-        &dir.path().join("profile"),
+        &profile,
         &[
             format!("--screenshot={}", shot.display()),
             "--window-size=390,2000".into(),
