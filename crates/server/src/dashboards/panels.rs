@@ -349,23 +349,9 @@ fn spc_panel(
     let (labels, spc) = match shown {
         None => (labels, exact),
         Some(shown) => {
-            let kept: Vec<(usize, f64)> = which
-                .iter()
-                .enumerate()
-                .filter_map(|(i, &r)| shown.numbers[r][vc].map(|v| (i, v)))
-                .collect();
-            let vals: Vec<f64> = kept.iter().map(|(_, v)| *v).collect();
-            let mut drawn = icsw_spc::compute(&vals, direction, &options);
-            for (p, (i, _)) in drawn.points.iter_mut().zip(&kept) {
-                p.point_type = exact.points[*i].point_type;
-                p.rule = exact.points[*i].rule;
-            }
-            drawn.variation = exact.variation;
-            drawn.assurance = exact.assurance;
-            (
-                kept.iter().map(|(i, _)| labels[*i].clone()).collect(),
-                drawn,
-            )
+            let shown: Vec<Option<f64>> = which.iter().map(|&r| shown.numbers[r][vc]).collect();
+            let (kept, drawn) = drawn_series(&exact, &shown, direction, &options);
+            (kept.iter().map(|&i| labels[i].clone()).collect(), drawn)
         }
     };
     let svg = icsw_spc::render_svg(
@@ -417,6 +403,27 @@ fn spc_panel(
     ));
     s.push_str("</section>");
     Ok(s)
+}
+
+/// The series a manager's chart draws: the values as shown (a withheld
+/// one is not drawn), with limits from them, and the special-cause signals
+/// and icons of the exact series. Returns the positions kept.
+fn drawn_series(
+    exact: &icsw_spc::Spc,
+    shown: &[Option<f64>],
+    direction: Direction,
+    options: &icsw_spc::Options,
+) -> (Vec<usize>, icsw_spc::Spc) {
+    let kept: Vec<usize> = (0..shown.len()).filter(|&i| shown[i].is_some()).collect();
+    let values: Vec<f64> = kept.iter().filter_map(|&i| shown[i]).collect();
+    let mut drawn = icsw_spc::compute(&values, direction, options);
+    for (p, &i) in drawn.points.iter_mut().zip(&kept) {
+        p.point_type = exact.points[i].point_type;
+        p.rule = exact.points[i].rule;
+    }
+    drawn.variation = exact.variation;
+    drawn.assurance = exact.assurance;
+    (kept, drawn)
 }
 
 fn bar_panel(panel: &Panel, rows: &Rows, trust: Option<&str>) -> ApiResult<String> {
@@ -479,4 +486,39 @@ fn bar_panel(panel: &Panel, rows: &Rows, trust: Option<&str>) -> ApiResult<Strin
     s.push_str(&table(rows, &which, &panel.columns, None));
     s.push_str("</section>");
     Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_managers_chart_draws_the_shown_values_with_the_exact_signals() {
+        // Twelve steady months and a jump: the exact series flags the jump.
+        let exact_values: Vec<f64> = [
+            40.0, 42.0, 38.0, 41.0, 39.0, 40.0, 43.0, 37.0, 40.0, 41.0, 3.0, 39.0, 95.0,
+        ]
+        .to_vec();
+        let shown: Vec<Option<f64>> = exact_values
+            .iter()
+            .map(|v| crate::disclosure::shown(*v as i64))
+            .collect();
+        let options = icsw_spc::Options::default();
+        let exact = icsw_spc::compute(&exact_values, Direction::LowerIsBetter, &options);
+        let (kept, drawn) = drawn_series(&exact, &shown, Direction::LowerIsBetter, &options);
+        // The 3 is shown as *, so not drawn; every drawn value is a shown one.
+        assert_eq!(kept, vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12]);
+        let values: Vec<f64> = drawn.points.iter().map(|p| p.value).collect();
+        assert_eq!(
+            values,
+            vec![40.0, 40.0, 40.0, 40.0, 40.0, 40.0, 45.0, 35.0, 40.0, 40.0, 40.0, 95.0]
+        );
+        // The signals are the exact series' (the jump is special cause).
+        assert_eq!(drawn.points[11].point_type, exact.points[12].point_type);
+        assert_ne!(
+            exact.points[12].point_type,
+            icsw_spc::PointType::CommonCause
+        );
+        assert_eq!(drawn.variation, exact.variation);
+    }
 }
