@@ -364,6 +364,14 @@ fn child_serve(wh: &Warehouse, soak: bool) {
             samples.last().copied().unwrap_or(0.0),
             samples.len()
         );
+        println!(
+            "every 10 s (MB): {}",
+            samples
+                .iter()
+                .map(|m| format!("{m:.0}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
     });
     println!("peak resident memory {:.0} MB", peak_rss_mb());
 }
