@@ -57,10 +57,6 @@ impl Chunks {
     }
 }
 
-fn run_error(e: datafusion::error::DataFusionError) -> ApiError {
-    icsw_query::Error::from(e).into()
-}
-
 /// What the query task tells the handler before the body: the headers, or
 /// the error to answer with.
 type Start = Result<Vec<(&'static str, String)>, ApiError>;
@@ -110,13 +106,13 @@ pub async fn sql(
             let mut stream = tokio::time::timeout(left(), df.execute_stream())
                 .await
                 .map_err(|_| timeout())?
-                .map_err(run_error)?;
+                .map_err(ApiError::from)?;
             // The first batch before answering, so that a query that fails
             // or runs past its limits gets a clear error and status.
             let first = match tokio::time::timeout(left(), stream.next()).await {
                 Err(_) => return Err(timeout()),
                 Ok(None) => None,
-                Ok(Some(Err(e))) => return Err(run_error(e)),
+                Ok(Some(Err(e))) => return Err(ApiError::from(e)),
                 Ok(Some(Ok(b))) => Some(b),
             };
             Ok((headers_out, stream, first))
