@@ -132,9 +132,15 @@ async fn each_generated_fault_is_found_exactly() {
         .await
         .unwrap();
     let october = Month::parse("2026-10").unwrap();
-    let reasons = icsw_quality::gate_reasons(&ctx, &fx.config, october, None)
-        .await
-        .unwrap();
+    let reasons = icsw_quality::gate_reasons(
+        &ctx,
+        &fx.config,
+        icsw_returns::ReturnKind::Rtt,
+        october,
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(reasons.len(), 3, "{reasons:?}");
     assert!(reasons
         .iter()

@@ -34,6 +34,9 @@ pub struct Cli {
 enum Command {
     /// Check and load every complete extract not loaded yet.
     Load(commands::LoadArgs),
+    /// Derive again the tables stored with each version (RTT periods and
+    /// findings) that are missing or out of date, and publish them.
+    RebuildDerived(commands::RebuildArgs),
     /// Run a read-only SQL query (the query as an argument or on stdin).
     Sql(commands::SqlArgs),
     /// Write a statutory return (rtt, ae or activity) for a month as CSV.

@@ -93,6 +93,9 @@ pub enum Error {
     /// A quarantined record did not serialise as UTF-8 JSON (a bug).
     #[error("quarantined record: {0}")]
     Record(#[from] std::string::FromUtf8Error),
+    /// Deriving a table from the stored rows (the RTT walk) failed.
+    #[error("deriving tables: {0}")]
+    Derive(#[source] Box<icsw_query::Error>),
     /// The landing zone, or a file in it, could not be read.
     #[error("landing zone {path}: {source}")]
     Landing {
@@ -100,6 +103,12 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl From<icsw_query::Error> for Error {
+    fn from(e: icsw_query::Error) -> Self {
+        Error::Derive(Box::new(e))
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -20,7 +20,7 @@ mod validate;
 
 pub use error::{Error, Refusal, RefusalKind, Result};
 pub use landing::{discover, ArrivingFolder, LandedExtract, Landing};
-pub use load::load_all;
+pub use load::{load_all, rebuild_derived};
 pub use manifest::{Manifest, ManifestFile};
 pub use progress::{NoProgress, Progress};
 pub use summary::{FileSummary, LoadReport, LoadSummary, Skipped};

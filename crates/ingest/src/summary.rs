@@ -47,6 +47,8 @@ pub struct LoadSummary {
     pub rows_superseded: u64,
     /// The span of the manifest's `covers`, when it could be read.
     pub covers: Option<DateRange>,
+    /// The feeds the manifest names, when it could be read.
+    pub feeds: Vec<Feed>,
 }
 
 impl LoadSummary {

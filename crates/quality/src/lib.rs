@@ -14,6 +14,7 @@ mod checks;
 use chrono::NaiveDate;
 use icsw_model::{IcsConfig, Month};
 use icsw_query::WarehouseContext;
+use icsw_returns::ReturnKind;
 use icsw_store::{View, Warehouse};
 use serde::{Deserialize, Serialize};
 
@@ -239,18 +240,21 @@ impl Finding {
     }
 }
 
-/// The error-severity findings that hold a return for `period`, as reasons
-/// (completeness is the returns crate's own; these are the rest): refused
-/// extracts touching the month, and the RTT return's own errors (Part_2A
-/// over Part_2, a wrong C_999 total). Only the error checks run. `ctx` is a
-/// session over the view the return is made from.
+/// The error-severity findings that hold `kind`'s return for `period`, as
+/// reasons (completeness is the returns crate's own; these are the rest):
+/// refused extracts touching the month that carried (or may have carried)
+/// one of the return's feeds, and for the RTT return its own errors
+/// (Part_2A over Part_2, a wrong C_999 total). Only the error checks run,
+/// and only those about this return. `ctx` is a session over the view the
+/// return is made from.
 pub async fn gate_reasons(
     ctx: &WarehouseContext,
     config: &IcsConfig,
+    kind: ReturnKind,
     period: Month,
     trust: Option<&str>,
 ) -> Result<Vec<String>> {
-    let findings = checks::gate_findings(ctx, config, period, trust).await?;
+    let findings = checks::gate_findings(ctx, config, kind, period, trust).await?;
     Ok(findings
         .into_iter()
         .filter(|f| f.check_id != "completeness.period_incomplete")
@@ -278,10 +282,11 @@ impl icsw_returns::Gate for QualityGate {
         &self,
         ctx: &WarehouseContext,
         config: &IcsConfig,
+        kind: ReturnKind,
         period: Month,
         trust: Option<&str>,
     ) -> icsw_returns::Result<Vec<String>> {
-        Ok(gate_reasons(ctx, config, period, trust).await?)
+        Ok(gate_reasons(ctx, config, kind, period, trust).await?)
     }
 }
 

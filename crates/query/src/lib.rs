@@ -6,6 +6,7 @@
 //! Nothing here knows about returns or HTTP: those crates build on this.
 
 mod capped;
+pub mod derived;
 mod guard;
 pub mod output;
 mod restrict;
@@ -97,6 +98,12 @@ impl Error {
 impl From<datafusion::error::DataFusionError> for Error {
     fn from(e: datafusion::error::DataFusionError) -> Self {
         Error::from_datafusion(e)
+    }
+}
+
+impl From<datafusion::parquet::errors::ParquetError> for Error {
+    fn from(e: datafusion::parquet::errors::ParquetError) -> Self {
+        Error::Execution(Box::new(e.into()))
     }
 }
 

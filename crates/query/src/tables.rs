@@ -8,7 +8,8 @@
 //! | `coverage`, `snapshots`, `trusts` | what the view holds, and the ICS |
 //! | `ref_*` | reference tables from `sql/reference/` |
 
-use crate::rtt::{periods_at, Mode, PeriodsAt, RttWalkTable};
+use crate::derived::{Derivation, DERIVATIONS};
+use crate::rtt::{periods_at, PeriodsAt, RttWalkTable};
 use crate::Result;
 use crate::SqlFile;
 use datafusion::arrow::array::{
@@ -73,7 +74,7 @@ fn mem(schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<Arc<dyn TableProv
 }
 
 /// A table over an explicit list of the warehouse's files.
-fn files_table(
+pub(crate) fn files_table(
     warehouse: &Warehouse,
     schema: SchemaRef,
     files: Vec<String>,
@@ -157,13 +158,10 @@ pub(crate) async fn register(
         ctx.register_table(feed.name(), t)?;
     }
     let events = events.expect("rtt_events registered");
-    let history: Arc<dyn TableProvider> =
-        Arc::new(RttWalkTable::new(events.clone(), Mode::History));
-    ctx.register_table("rtt_period_history", history.clone())?;
-    ctx.register_table(
-        "rtt_findings",
-        Arc::new(RttWalkTable::new(events, Mode::Findings)),
-    )?;
+    for d in DERIVATIONS {
+        let t = derived_table(ctx, warehouse, view, d, &events)?;
+        ctx.register_table(d.table, t)?;
+    }
     for name in LOG_TABLES {
         let schema = schema_of(name).expect("log table");
         log_table(ctx, warehouse, view, name, schema).await?;
@@ -192,6 +190,43 @@ pub(crate) async fn register(
         ctx.register_table(t.name, mem(schema, vec![batch])?)?;
     }
     register_derived(ctx).await
+}
+
+/// A derived table of the view: the stored files of every trust whose
+/// table is current, and the walk over the events of the others (a
+/// warehouse written before the table was stored, or read as at a version
+/// before it), together.
+fn derived_table(
+    ctx: &SessionContext,
+    warehouse: &Warehouse,
+    view: &View,
+    d: &Derivation,
+    all_events: &Arc<dyn TableProvider>,
+) -> Result<Arc<dyn TableProvider>> {
+    let mut stored = Vec::new();
+    let mut walk = Vec::new();
+    for (_, state) in view.trusts.values() {
+        match d.stored(state) {
+            Some(files) => stored.extend(files.iter().map(|f| f.path.clone())),
+            None => walk.extend(
+                state
+                    .feeds
+                    .get(&Feed::RttEvents)
+                    .into_iter()
+                    .flat_map(|f| f.files.iter().map(|f| f.path.clone())),
+            ),
+        }
+    }
+    Ok(match (stored.is_empty(), walk.is_empty()) {
+        (_, true) => files_table(warehouse, d.schema(), stored)?,
+        (true, false) => Arc::new(RttWalkTable::new(all_events.clone(), d.mode())),
+        (false, false) => {
+            let events = files_table(warehouse, Feed::RttEvents.stored_schema(), walk)?;
+            let walked = ctx.read_table(Arc::new(RttWalkTable::new(events, d.mode())))?;
+            let stored = ctx.read_table(files_table(warehouse, d.schema(), stored)?)?;
+            stored.union(walked)?.into_view()
+        }
+    })
 }
 
 /// The tables derived from the others, planned over whatever the session

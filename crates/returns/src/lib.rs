@@ -215,15 +215,17 @@ pub fn provenance(
 
 /// What holds a return besides completeness: the data-quality gate, whose
 /// checks are the quality crate's (`icsw_quality::QualityGate`). It answers
-/// for a period, whatever the return, so it is asked once for all three.
+/// for one return: only findings about that return's feeds, trusts and
+/// period hold it.
 #[async_trait::async_trait]
 pub trait Gate: Sync {
-    /// The reasons to hold `period`'s returns (error-severity findings), in
-    /// a session over the view the returns are made from.
+    /// The reasons to hold `kind`'s return for `period` (error-severity
+    /// findings), in a session over the view the return is made from.
     async fn reasons(
         &self,
         ctx: &WarehouseContext,
         config: &IcsConfig,
+        kind: ReturnKind,
         period: Month,
         trust: Option<&str>,
     ) -> Result<Vec<String>>;
@@ -239,6 +241,7 @@ impl Gate for KnownReasons {
         &self,
         _: &WarehouseContext,
         _: &IcsConfig,
+        _: ReturnKind,
         _: Month,
         _: Option<&str>,
     ) -> Result<Vec<String>> {
@@ -246,8 +249,8 @@ impl Gate for KnownReasons {
     }
 }
 
-/// The provenance of every return for a period, with completeness and the
-/// gate (asked once): whether each is ready to publish.
+/// The provenance of every return for a period, with completeness and each
+/// return's gate: whether each is ready to publish.
 pub async fn assess_all(
     ctx: &WarehouseContext,
     config: &IcsConfig,
@@ -255,20 +258,19 @@ pub async fn assess_all(
     trust: Option<&str>,
     gate: &dyn Gate,
 ) -> Result<Vec<Provenance>> {
-    let held_by = gate.reasons(ctx, config, period, trust).await?;
-    ReturnKind::ALL
-        .iter()
-        .map(|&kind| {
-            let req = ReturnRequest {
-                kind,
-                period,
-                trust: trust.map(str::to_string),
-                as_at: AsAt::default(),
-                allow_incomplete: false,
-            };
-            provenance(ctx.view(), config, &req, held_by.clone())
-        })
-        .collect()
+    let mut out = Vec::new();
+    for kind in ReturnKind::ALL {
+        let held_by = gate.reasons(ctx, config, kind, period, trust).await?;
+        let req = ReturnRequest {
+            kind,
+            period,
+            trust: trust.map(str::to_string),
+            as_at: AsAt::default(),
+            allow_incomplete: false,
+        };
+        out.push(provenance(ctx.view(), config, &req, held_by)?);
+    }
+    Ok(out)
 }
 
 /// The one path to publishing a return (the `return` command, the demo and
@@ -282,7 +284,7 @@ pub async fn publish(
     gate: &dyn Gate,
 ) -> Result<Provenance> {
     let held_by = gate
-        .reasons(ctx, config, req.period, req.trust.as_deref())
+        .reasons(ctx, config, req.kind, req.period, req.trust.as_deref())
         .await?;
     let mut p = provenance(ctx.view(), config, req, held_by)?;
     if !p.complete {

@@ -24,6 +24,12 @@ pub fn data_file(feed: &str, trust: &str, part: &str, version: u64, n: u32) -> S
     format!("data/{feed}/trust={trust}/{part}/v{version:020}-{n}.parquet")
 }
 
+/// The `n`th file of a table derived from a trust's data by the version
+/// `version`: `derived/<table>/trust=<T>/v<version>-<n>.parquet`.
+pub fn derived_file(table: &str, trust: &str, version: u64, n: u32) -> String {
+    format!("derived/{table}/trust={trust}/v{version:020}-{n}.parquet")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -37,6 +43,10 @@ mod tests {
         assert_eq!(
             data_file("ae_attendances", "RYJ", "2026-10", 7, 0),
             "data/ae_attendances/trust=RYJ/2026-10/v00000000000000000007-0.parquet"
+        );
+        assert_eq!(
+            derived_file("rtt_period_history", "RYJ", 7, 0),
+            "derived/rtt_period_history/trust=RYJ/v00000000000000000007-0.parquet"
         );
     }
 }

@@ -8,6 +8,7 @@
 //! _versions/_latest                      a hint: the newest version number
 //! _lock.json                             held by the one running loader
 //! data/<feed>/trust=<T>/<YYYY-MM|snapshot>/v<version>-<n>.parquet
+//! derived/<table>/trust=<T>/v<version>-<n>.parquet   tables derived from a trust's data
 //! log/loads/v=<version>/loads.parquet
 //! log/load_files/v=<version>/load_files.parquet
 //! log/quarantine/v=<version>/<trust>-<feed>-<n>.parquet
@@ -34,8 +35,8 @@ pub use location::{AsAt, Warehouse};
 pub use lock::LoadLock;
 pub use parquet_io::{StoreFileReader, StoreWriter};
 pub use state::{
-    Coverage, DataFile, DateRange, FeedState, LoadOutcome, RefusedExtract, SnapshotInfo,
-    TrustState, VersionState, View,
+    Coverage, DataFile, DateRange, DerivedTable, FeedState, LoadOutcome, RefusedExtract,
+    SnapshotInfo, TrustState, VersionState, View,
 };
 
 pub use object_store;

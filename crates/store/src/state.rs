@@ -170,6 +170,18 @@ pub struct RefusedExtract {
     /// could be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub covers: Option<DateRange>,
+    /// The feeds it carried, when the manifest could be read (empty when
+    /// it could not: then it may have carried any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub feeds: Vec<Feed>,
+}
+
+impl RefusedExtract {
+    /// Whether it may have carried any of `feeds`: the returns made from
+    /// them are held by it.
+    pub fn may_carry(&self, feeds: &[Feed]) -> bool {
+        self.feeds.is_empty() || self.feeds.iter().any(|f| feeds.contains(f))
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -188,6 +200,22 @@ pub struct TrustState {
     /// The last version that changed this trust's data.
     #[serde(default)]
     pub data_version: u64,
+    /// Tables derived from this trust's data and stored with it, by table
+    /// name (what they are and when they are current is the query crate's
+    /// rule; a warehouse written before them has none).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub derived: BTreeMap<String, DerivedTable>,
+}
+
+/// One derived table of a trust: its files and what it was derived from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DerivedTable {
+    /// The derivation's format: a change to how the table is derived bumps
+    /// it, and older files are derived again.
+    pub format: u32,
+    /// A digest of the input files it was derived from.
+    pub inputs: String,
+    pub files: Vec<DataFile>,
 }
 
 impl TrustState {
@@ -377,6 +405,7 @@ mod tests {
                 load_id: 9,
                 reason: "bad".into(),
                 covers: None,
+                feeds: vec![],
             },
         );
         // Before the first extract: nothing known. 04 missing, 05 refused,

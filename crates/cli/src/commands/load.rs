@@ -2,7 +2,7 @@
 
 use crate::progress::LoadProgress;
 use clap::Args;
-use icsw_ingest::{load_all, Landing, LoadReport};
+use icsw_ingest::{load_all, rebuild_derived, Landing, LoadReport};
 use icsw_model::IcsConfig;
 use icsw_store::Warehouse;
 use std::path::{Path, PathBuf};
@@ -41,4 +41,25 @@ pub async fn load(w: &Warehouse, config: &IcsConfig, landing: &Path) -> anyhow::
         report.version
     );
     Ok(report)
+}
+
+#[derive(Args)]
+pub struct RebuildArgs {
+    /// Derive every table again, current or not.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// Derives what is missing or out of date and says what it published.
+pub async fn rebuild(w: &Warehouse, config: &IcsConfig, a: &RebuildArgs) -> anyhow::Result<()> {
+    let (derived, version) = rebuild_derived(w, config, a.all).await?;
+    for (trust, table, rows) in &derived {
+        eprintln!("{trust}: {table} derived ({rows} rows)");
+    }
+    if derived.is_empty() {
+        eprintln!("every derived table is current; warehouse version {version}");
+    } else {
+        eprintln!("published warehouse version {version}");
+    }
+    Ok(())
 }

@@ -12,7 +12,7 @@ mod sql;
 
 pub use demo::DemoArgs;
 pub use generate::GenerateArgs;
-pub use load::LoadArgs;
+pub use load::{LoadArgs, RebuildArgs};
 pub use quality::QualityArgs;
 pub use report::ReportArgs;
 pub use returns::ReturnArgs;
@@ -98,6 +98,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 ExitCode::SUCCESS
             });
         }
+        Command::RebuildDerived(a) => load::rebuild(&warehouse()?, &config, a).await?,
         Command::Sql(a) => sql::run(&warehouse()?, &config, a).await?,
         Command::Return(a) => returns::run(&warehouse()?, &config, a).await?,
         Command::Quality(a) => quality::run(&warehouse()?, &config, a).await?,

@@ -88,7 +88,16 @@ async fn run(
             config,
             progress,
         };
-        let (next, summary) = job.run().await?;
+        let (mut next, summary) = job.run().await?;
+        // The tables derived from what changed, in the same version.
+        icsw_query::derived::refresh(
+            warehouse,
+            &mut next,
+            version,
+            config.load.row_group_rows,
+            false,
+        )
+        .await?;
         write_load_log(warehouse, &summary).await?;
         warehouse.publish(&next).await?;
         match &summary.refusal {
@@ -111,6 +120,46 @@ async fn run(
     }
     report.version = state.version;
     Ok(report)
+}
+
+/// Derives every derived table that is not current (every one when
+/// `force`), under the load lock, and publishes the result as a version of
+/// its own when anything was derived: for a warehouse written before a
+/// table was stored, or after a change to how one is derived. Returns what
+/// was derived and the version published (the current one when nothing
+/// was).
+pub async fn rebuild_derived(
+    warehouse: &Warehouse,
+    config: &IcsConfig,
+    force: bool,
+) -> Result<(icsw_query::derived::Refreshed, u64)> {
+    let lock = icsw_store::LoadLock::acquire(warehouse).await?;
+    let result = async {
+        let mut state = warehouse.current().await?;
+        let version = state.version + 1;
+        clear_unpublished(warehouse, version).await?;
+        let derived = icsw_query::derived::refresh(
+            warehouse,
+            &mut state,
+            version,
+            config.load.row_group_rows,
+            force,
+        )
+        .await?;
+        if derived.is_empty() {
+            return Ok((derived, state.version));
+        }
+        state.version = version;
+        state.created_at = Utc::now();
+        state.trust = None;
+        state.extract_date = None;
+        state.outcome = None;
+        warehouse.publish(&state).await?;
+        Ok((derived, version))
+    }
+    .await;
+    lock.release().await?;
+    result
 }
 
 fn manifest_rows(ex: &LandedExtract) -> u64 {
@@ -187,6 +236,7 @@ impl Job<'_> {
             files: Vec::new(),
             rows_superseded: 0,
             covers: None,
+            feeds: Vec::new(),
         };
         let result = self.load(&mut summary).await?;
         summary.finished_at = Utc::now();
@@ -206,6 +256,7 @@ impl Job<'_> {
                         load_id: self.version,
                         reason: refusal.to_string(),
                         covers: summary.covers,
+                        feeds: summary.feeds.clone(),
                     },
                 );
                 summary.refusal = Some(refusal);
@@ -265,6 +316,9 @@ impl Job<'_> {
             .cloned()
             .unwrap_or_default();
         summary.late = previous.latest_extract_date.is_some_and(|d| d > self.date);
+        summary.feeds = manifest.files.iter().map(|f| f.feed).collect();
+        summary.feeds.sort();
+        summary.feeds.dedup();
         summary.covers = manifest
             .files
             .iter()

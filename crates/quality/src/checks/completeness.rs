@@ -45,7 +45,19 @@ pub(super) fn state_checks(
                     None,
                     vec![],
                     Some(format!(
-                        "the extract of {d} was refused and has not been loaded since: {}",
+                        "the extract of {d} was refused and has not been loaded since{}: {}",
+                        if r.feeds.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                " (it carried {})",
+                                r.feeds
+                                    .iter()
+                                    .map(|f| f.name())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )
+                        },
                         r.reason
                     )),
                 )?);
@@ -149,6 +161,7 @@ mod tests {
                 load_id: 3,
                 reason: "sha256_mismatch".into(),
                 covers: None,
+                feeds: vec![],
             },
         );
         let mut rqm = TrustState::default();

@@ -31,6 +31,7 @@ use icsw_model::london::{date_to_day, day_to_date};
 use icsw_model::manifest::ArrivingFolder;
 use icsw_model::{IcsConfig, Month};
 use icsw_query::{SqlFile, WarehouseContext};
+use icsw_returns::ReturnKind;
 
 const SQL: &[(&str, &str)] = &[
     (
@@ -318,12 +319,23 @@ pub async fn run(
 pub(crate) async fn gate_findings(
     ctx: &WarehouseContext,
     config: &IcsConfig,
+    kind: ReturnKind,
     m: Month,
     trust: Option<&str>,
 ) -> Result<Vec<Finding>> {
     let q = QualityConfig::from(config)?;
-    let mut out = completeness::state_checks(ctx.view(), config, &q, Scope::Period(m), trust, &[])?;
-    out.extend(rtt::return_checks(ctx, config, m, trust, false).await?);
+    let view = ctx.view();
+    let mut out = completeness::state_checks(view, config, &q, Scope::Period(m), trust, &[])?;
+    // A refused extract holds only the returns made from a feed it carried.
+    out.retain(|f| {
+        f.check_id != "completeness.extract_refused"
+            || f.day
+                .and_then(|d| view.trusts.get(&f.trust)?.1.refused.get(&d))
+                .is_none_or(|r| r.may_carry(kind.feeds()))
+    });
+    if kind == ReturnKind::Rtt {
+        out.extend(rtt::return_checks(ctx, config, m, trust, false).await?);
+    }
     out.retain(|f| f.severity == Severity::Error);
     for f in &mut out {
         f.scope = Scope::Period(m);

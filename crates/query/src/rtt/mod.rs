@@ -190,7 +190,7 @@ impl TableProvider for RttWalkTable {
 impl RttWalkTable {
     /// The plan that walks every pathway (the events partitioned by pathway
     /// and sorted within each partition).
-    async fn walk_plan(
+    pub(crate) async fn walk_plan(
         &self,
         state: &dyn Session,
         projection: Option<&Vec<usize>>,
