@@ -150,6 +150,17 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// The principal a configured token stands for.
+    pub fn of(t: &TokenConfig) -> Self {
+        Principal {
+            name: t.name.clone(),
+            role: t.role,
+            trusts: t.trusts.clone(),
+            commissioners: t.commissioners.clone(),
+            identified: true,
+        }
+    }
+
     pub fn open() -> Self {
         Principal {
             name: "open".into(),
@@ -205,13 +216,7 @@ pub fn authenticate(access: &AccessConfig, token: &str) -> Option<Principal> {
                     .fold(0u8, |acc, (x, y)| acc | (x ^ y))
                     == 0
         })
-        .map(|t| Principal {
-            name: t.name.clone(),
-            role: t.role,
-            trusts: t.trusts.clone(),
-            commissioners: t.commissioners.clone(),
-            identified: true,
-        })
+        .map(Principal::of)
 }
 
 /// A new random token and its hash.

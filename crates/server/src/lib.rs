@@ -163,9 +163,32 @@ pub fn app(state: Arc<AppState>) -> Router {
 /// connection that trickles them, or sits idle, is closed), and at most
 /// `max_connections` are open at once (more are closed as they come).
 pub async fn serve(state: Arc<AppState>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    let router = app(state.clone());
+    // The dashboards rendered in the background; stops with the server.
+    let _warm = state.options.warm_dashboards.then(|| {
+        AbortOnDrop(tokio::spawn(
+            state.clone().keep_warm(Duration::from_secs(5)),
+        ))
+    });
+    accept_loop(state, router, listener).await
+}
+
+/// Aborts a background task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn accept_loop(
+    state: Arc<AppState>,
+    router: axum::Router,
+    listener: tokio::net::TcpListener,
+) -> std::io::Result<()> {
     use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
     use tower::ServiceExt;
-    let router = app(state.clone());
     let slots = Arc::new(tokio::sync::Semaphore::new(
         state.options.max_connections.max(1),
     ));

@@ -23,6 +23,11 @@ struct Route {
 pub struct Metrics {
     routes: Mutex<BTreeMap<String, Route>>,
     version: AtomicU64,
+    /// Dashboard pages rendered ahead of any request for the version served.
+    warmed: AtomicU64,
+    /// Dashboard pages answered from the cache, and rendered for a request.
+    page_hits: AtomicU64,
+    page_misses: AtomicU64,
 }
 
 impl Metrics {
@@ -43,6 +48,20 @@ impl Metrics {
 
     pub fn set_version(&self, v: u64) {
         self.version.store(v, Ordering::Relaxed);
+        self.warmed.store(0, Ordering::Relaxed);
+    }
+
+    pub fn page_warmed(&self) {
+        self.warmed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn page(&self, hit: bool) {
+        let c = if hit {
+            &self.page_hits
+        } else {
+            &self.page_misses
+        };
+        c.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The text exposition format.
@@ -57,6 +76,19 @@ impl Metrics {
             out,
             "icsw_warehouse_version {}",
             self.version.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP icsw_dashboard_pages_warmed Dashboard pages rendered ahead of requests for the version served.\n\
+             # TYPE icsw_dashboard_pages_warmed gauge\n\
+             icsw_dashboard_pages_warmed {}\n\
+             # HELP icsw_dashboard_pages_total Dashboard pages requested, by whether the cache had them.\n\
+             # TYPE icsw_dashboard_pages_total counter\n\
+             icsw_dashboard_pages_total{{cache=\"hit\"}} {}\n\
+             icsw_dashboard_pages_total{{cache=\"miss\"}} {}",
+            self.warmed.load(Ordering::Relaxed),
+            self.page_hits.load(Ordering::Relaxed),
+            self.page_misses.load(Ordering::Relaxed),
         );
         let _ = writeln!(
             out,

@@ -44,6 +44,9 @@ pub struct ServerOptions {
     /// The address users reach the server at (`https://...` behind TLS:
     /// cookies are then `Secure`).
     pub public_url: Option<String>,
+    /// Render every dashboard for every configured principal as soon as a
+    /// new warehouse version is served, so no one waits for a first page.
+    pub warm_dashboards: bool,
 }
 
 impl Default for ServerOptions {
@@ -61,6 +64,7 @@ impl Default for ServerOptions {
             header_timeout: Duration::from_secs(10),
             max_body: 1024 * 1024,
             public_url: None,
+            warm_dashboards: true,
         }
     }
 }
@@ -259,6 +263,36 @@ impl AppState {
         self.metrics.set_version(state.version);
         *slot = Some(s.clone());
         Ok(s)
+    }
+
+    /// The key of the snapshot being served, if any (without looking for a
+    /// newer version).
+    pub async fn serving_key(&self) -> Option<String> {
+        self.snapshot.read().await.as_ref().map(|s| s.key.clone())
+    }
+
+    /// Keeps the dashboards of the newest version rendered: at start, and
+    /// within `every` of each new version, so the first manager of the
+    /// morning is answered from the cache. Runs until the server stops.
+    pub async fn keep_warm(self: Arc<Self>, every: Duration) {
+        let mut warmed = String::new();
+        loop {
+            match self.snapshot().await {
+                Ok(snap) if snap.key != warmed => {
+                    let started = Instant::now();
+                    let n = crate::dashboards::warm(&self, &snap).await;
+                    tracing::info!(
+                        pages = n,
+                        seconds = started.elapsed().as_secs_f64(),
+                        "dashboards rendered for the new version"
+                    );
+                    warmed = snap.key.clone();
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!("warming the dashboards: {e}"),
+            }
+            tokio::time::sleep(every).await;
+        }
     }
 
     /// The session a principal's queries run in.

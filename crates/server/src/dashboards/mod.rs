@@ -5,7 +5,8 @@
 //! table under it. Rendered on the server as HTML with inline SVG: no
 //! JavaScript.
 
-use crate::access::{need, Auth, Need};
+use crate::access::{need, Auth, Need, Principal};
+use crate::state::Snapshot;
 use crate::{html, ApiError, ApiResult, AppState, Cached};
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
@@ -225,22 +226,51 @@ pub async fn page(
             return Err(ApiError::bad("bad_request", format!("no trust {t}")));
         }
     }
-    let trust = crate::trust_asked(&p, asked)?.or_else(|| p.trusts.as_ref()?.first().cloned());
-    let latest = snap.full.view().latest_complete_month();
+    let trust = crate::trust_asked(&p, asked)?;
     let period = match &q.period {
-        Some(m) if !m.is_empty() => crate::month(m)?,
-        _ => latest.unwrap_or_else(|| Month::of(chrono::Utc::now().date_naive()).prev()),
+        Some(m) if !m.is_empty() => Some(crate::month(m)?),
+        _ => None,
     };
-    let key = format!("dash|{name}|{trust:?}|{period}|{}", AppState::scope_key(&p));
+    let page = rendered(&state, &snap, &p, &name, dash, trust, period, false).await?;
+    Ok(page.respond(&headers))
+}
+
+/// A dashboard page as `p` sees it (the ICS, or `trust`; a trust-scoped
+/// principal's own first trust by default), for `period` (the latest
+/// complete month by default), from the snapshot's cache or rendered and
+/// kept there.
+#[allow(clippy::too_many_arguments)]
+async fn rendered(
+    state: &AppState,
+    snap: &Snapshot,
+    p: &Principal,
+    name: &str,
+    dash: &Dashboard,
+    trust: Option<String>,
+    period: Option<Month>,
+    warming: bool,
+) -> ApiResult<Arc<Cached>> {
+    let trust = trust.or_else(|| p.trusts.as_ref()?.first().cloned());
+    let latest = snap.full.view().latest_complete_month();
+    let period = period
+        .or(latest)
+        .unwrap_or_else(|| Month::of(chrono::Utc::now().date_naive()).prev());
+    let key = format!("dash|{name}|{trust:?}|{period}|{}", AppState::scope_key(p));
     if let Some(c) = snap.cached(&key) {
-        return Ok(c.respond(&headers));
+        if !warming {
+            state.metrics.page(true);
+        }
+        return Ok(c);
     }
-    let ctx = state.context(&snap, &p).await?;
+    if !warming {
+        state.metrics.page(false);
+    }
+    let ctx = state.context(snap, p).await?;
     let html = panels::render(
-        &state,
+        state,
         &ctx,
         dash,
-        &name,
+        name,
         trust.as_deref(),
         period,
         latest,
@@ -248,12 +278,44 @@ pub async fn page(
         p.trusts.as_deref(),
     )
     .await?;
-    Ok(snap
-        .keep(
-            key,
-            Cached::new("text/html; charset=utf-8", html.into_bytes(), vec![]),
-        )
-        .respond(&headers))
+    Ok(snap.keep(
+        key,
+        Cached::new("text/html; charset=utf-8", html.into_bytes(), vec![]),
+    ))
+}
+
+/// Renders every dashboard's default page for every principal that may
+/// see dashboards (each configured token's scope once; the open principal
+/// in open mode) into `snap`'s cache, one page at a time, stopping early
+/// when a newer version is served. Returns the pages rendered.
+pub(crate) async fn warm(state: &AppState, snap: &Snapshot) -> usize {
+    let mut principals: Vec<Principal> = match &state.access {
+        None => vec![Principal::open()],
+        Some(a) => a
+            .tokens
+            .iter()
+            .map(Principal::of)
+            .filter(|p| p.may(Need::Dashboards))
+            .collect(),
+    };
+    principals.sort_by_key(AppState::scope_key);
+    principals.dedup_by_key(|p| AppState::scope_key(p));
+    let mut n = 0;
+    for p in &principals {
+        for (name, dash) in dashboards() {
+            if state.serving_key().await.is_some_and(|k| k != snap.key) {
+                return n;
+            }
+            match rendered(state, snap, p, name, dash, None, None, true).await {
+                Ok(_) => {
+                    n += 1;
+                    state.metrics.page_warmed();
+                }
+                Err(e) => tracing::warn!(dashboard = %name, "warming: {e}"),
+            }
+        }
+    }
+    n
 }
 
 #[cfg(test)]

@@ -87,6 +87,8 @@ pub fn fixture() -> &'static Fixture {
                 // control is tried on a server of its own.
                 max_queries: 64,
                 max_queries_per_token: 64,
+                // Warming is tried on a server of its own.
+                warm_dashboards: false,
                 ..Default::default()
             };
             let state = AppState::new(warehouse.clone(), config.clone(), options).unwrap();

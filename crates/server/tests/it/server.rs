@@ -783,3 +783,68 @@ fn a_new_load_is_served_without_a_restart() {
         2
     );
 }
+
+/// A server renders every configured principal's dashboards as soon as it
+/// serves a version, before anyone asks: the first page a manager asks for
+/// comes from the cache (and the metrics say so).
+#[test]
+fn dashboards_are_rendered_before_the_first_request() {
+    let f = fixture();
+    let base = f.runtime.block_on(async {
+        let options = icsw_server::ServerOptions {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            warm_dashboards: true,
+            ..Default::default()
+        };
+        let state =
+            icsw_server::AppState::new(f.warehouse.clone(), f.config.clone(), options).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(icsw_server::serve(state, listener));
+        format!("http://{addr}")
+    });
+    let get_own = |path: &str, who: &str| {
+        f.runtime.block_on(async {
+            let r = crate::fixture::client()
+                .get(format!("{base}{path}"))
+                .bearer_auth(&f.tokens[who])
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        })
+    };
+    let metric = |text: &str, name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    // Three scopes may see dashboards (admin, manager, manager_ryj); five
+    // dashboards each.
+    let started = std::time::Instant::now();
+    loop {
+        let (_, m) = get_own("/metrics", "admin");
+        if metric(&m, "icsw_dashboard_pages_warmed ") == 15 {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(300),
+            "not warmed: {m}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let (status, page) = get_own("/dashboards/rtt", "manager_ryj");
+    assert_eq!(status, 200);
+    assert!(page.contains("<svg"), "{page}");
+    let (_, m) = get_own("/metrics", "admin");
+    assert_eq!(
+        metric(&m, "icsw_dashboard_pages_total{cache=\"hit\"} "),
+        1,
+        "{m}"
+    );
+    assert_eq!(
+        metric(&m, "icsw_dashboard_pages_total{cache=\"miss\"} "),
+        0,
+        "{m}"
+    );
+}
