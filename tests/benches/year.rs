@@ -7,6 +7,14 @@
 //! - `quality`: the data-quality checks for a month and for a night;
 //! - `serve`: a bounded load test of the HTTP server on loopback, 50
 //!   clients on dashboards and 5 on SQL for 30 seconds;
+//! - `cold`: each thing a user starts as a fresh process, timed from the
+//!   process's start to its end with its peak memory: each `icsw return`,
+//!   `icsw quality --period`, the first `/dashboards/rtt` of a server just
+//!   started (no warming), and a load of the whole year into a new
+//!   warehouse; beside them, when the `duckdb` Python package is present,
+//!   DuckDB's process for the A&E return's figures over the same files
+//!   (which must equal icsw's) and DuckDB merely copying the landing
+//!   Parquet files to Parquet; and the ratios;
 //! - `soak`: the same for 10 minutes (`ICSW_BENCH_SECONDS`), one of the
 //!   five SQL clients sending hostile queries (each must be refused, the
 //!   others must all succeed), with the resident memory sampled every 10
@@ -391,12 +399,12 @@ fn main() {
             "quality" => child_quality(&wh),
             "serve" => child_serve(&wh, false),
             "soak" => child_serve(&wh, true),
-            other => panic!("no measure {other}"),
+            one => child_one(&wh, &dir, one),
         }
         return;
     }
     prepare(&dir);
-    let all = ["returns", "quality", "serve", "soak"];
+    let all = ["cold", "returns", "quality", "serve", "soak"];
     // The soak (10 minutes) runs only when asked for.
     let chosen: Vec<&str> = all
         .iter()
@@ -411,11 +419,242 @@ fn main() {
         .collect();
     for m in chosen {
         println!("== {m}");
+        if m == "cold" {
+            cold(&dir);
+            continue;
+        }
         let status = Command::new(std::env::current_exe().expect("exe"))
             .args(["--child", m])
             .env("ICSW_BENCH_DIR", &dir)
             .status()
             .expect("child");
         assert!(status.success(), "{m} failed");
+    }
+}
+
+/// One thing a user starts, in this (fresh) process.
+fn child_one(wh: &Warehouse, dir: &Path, what: &str) {
+    let config = IcsConfig::default();
+    let rt = runtime();
+    if let Some(kind) = what.strip_prefix("return-") {
+        let req = request(ReturnKind::parse(kind).expect("kind"));
+        let csv = rt.block_on(async {
+            let ctx = WarehouseContext::at(wh, req.as_at, &config)
+                .await
+                .expect("session");
+            let mut csv = Vec::new();
+            icsw_returns::write_return(&ctx, &config, &req, &icsw_quality::QualityGate, &mut csv)
+                .await
+                .expect("return");
+            csv
+        });
+        std::fs::write(dir.join(format!("{what}.csv")), csv).expect("csv");
+    } else if what == "quality-month" {
+        rt.block_on(async {
+            let ctx = WarehouseContext::latest(wh, &config)
+                .await
+                .expect("session");
+            let scope = icsw_quality::Scope::Period(Month::parse(PERIOD).expect("month"));
+            icsw_quality::run(&ctx, &config, scope, None, &[])
+                .await
+                .expect("checks");
+        });
+    } else if what == "dashboard-rtt" {
+        rt.block_on(async {
+            let state = icsw_server::AppState::new(
+                wh.clone(),
+                config,
+                icsw_server::ServerOptions {
+                    warm_dashboards: false,
+                    ..Default::default()
+                },
+            )
+            .expect("state");
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let url = format!(
+                "http://{}/dashboards/rtt",
+                listener.local_addr().expect("addr")
+            );
+            tokio::spawn(icsw_server::serve(state, listener));
+            let r = reqwest::get(&url).await.expect("get");
+            assert!(r.status().is_success(), "{}", r.status());
+            r.bytes().await.expect("body");
+        });
+    } else if what == "load" {
+        let target = dir.join("load-warehouse");
+        let _ = std::fs::remove_dir_all(&target);
+        let fresh = Warehouse::open(target.to_str().expect("utf8")).expect("warehouse");
+        let r = rt
+            .block_on(icsw_ingest::load_all(
+                &icsw_ingest::Landing::new(dir.join("landing")),
+                &fresh,
+                &config,
+                &icsw_ingest::NoProgress,
+            ))
+            .expect("load");
+        let rows: u64 = r.loads.iter().map(|l| l.rows_read()).sum();
+        println!("rows {rows}");
+        let _ = std::fs::remove_dir_all(&target);
+    } else {
+        panic!("no measure {what}");
+    }
+    println!("peak {:.0} MB", peak_rss_mb());
+}
+
+/// A process's wall time, and what it printed as `rows N` and `peak N MB`.
+struct Run {
+    seconds: f64,
+    rows: Option<f64>,
+    peak_mb: f64,
+    stdout: String,
+}
+
+fn run(cmd: &mut Command) -> Run {
+    let t = Instant::now();
+    let out = cmd.output().expect("process");
+    let seconds = t.elapsed().as_secs_f64();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let field = |name: &str| {
+        stdout.lines().find_map(|l| {
+            l.strip_prefix(name)?
+                .split_whitespace()
+                .next()?
+                .parse::<f64>()
+                .ok()
+        })
+    };
+    Run {
+        seconds,
+        rows: field("rows "),
+        peak_mb: field("peak ").unwrap_or(0.0),
+        stdout,
+    }
+}
+
+/// The A&E return's figures by provider and column, from icsw's CSV or
+/// DuckDB's JSON.
+type Figures = std::collections::BTreeMap<(String, String), i64>;
+
+fn icsw_ae_figures(csv: &str) -> Figures {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let mut out = Figures::new();
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        let org = cells[header.iter().position(|h| *h == "Org Code").expect("org")].to_string();
+        for (h, v) in header.iter().zip(&cells) {
+            if let Ok(n) = v.parse::<i64>() {
+                out.insert((org.clone(), h.to_string()), n);
+            }
+        }
+    }
+    out
+}
+
+fn duckdb_ae_figures(stdout: &str) -> Figures {
+    let json: serde_json::Value = stdout
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .and_then(|l| serde_json::from_str(l).ok())
+        .expect("duckdb's figures");
+    let header: Vec<String> = json["header"]
+        .as_array()
+        .expect("header")
+        .iter()
+        .map(|h| h.as_str().expect("name").to_string())
+        .collect();
+    let mut out = Figures::new();
+    for row in json["rows"].as_array().expect("rows") {
+        let org = row[0].as_str().expect("org").to_string();
+        for (h, v) in header.iter().zip(row.as_array().expect("row")).skip(1) {
+            out.insert((org.clone(), h.clone()), v.as_i64().expect("count"));
+        }
+    }
+    out
+}
+
+/// The `cold` measures, each a fresh process, with DuckDB beside them.
+fn cold(dir: &Path) {
+    let me = std::env::current_exe().expect("exe");
+    let child = |what: &str| {
+        run(Command::new(&me)
+            .args(["--child", what])
+            .env("ICSW_BENCH_DIR", dir))
+    };
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/duckdb_year.py");
+    let duckdb = Command::new("python3")
+        .args(["-c", "import duckdb"])
+        .status()
+        .is_ok_and(|s| s.success());
+    let duck = |args: &[&str]| duckdb.then(|| run(Command::new("python3").arg(script).args(args)));
+    let warehouse = dir.join("warehouse");
+    let wh = warehouse.to_str().expect("utf8");
+    // DuckDB first, so its files are as warm in the page cache as icsw's.
+    let duck_ae = duck(&["ae", wh, PERIOD]);
+    let copy_dir = dir.join("duckdb-copy");
+    let duck_copy = duck(&[
+        "copy",
+        dir.join("landing").to_str().expect("utf8"),
+        copy_dir.to_str().expect("utf8"),
+    ]);
+    let _ = std::fs::remove_dir_all(&copy_dir);
+    let mut rows: Vec<(String, Run)> = Vec::new();
+    for what in [
+        "return-ae",
+        "return-rtt",
+        "return-activity",
+        "quality-month",
+        "dashboard-rtt",
+        "load",
+    ] {
+        rows.push((what.to_string(), child(what)));
+    }
+    if let Some(d) = &duck_ae {
+        let csv = std::fs::read_to_string(dir.join("return-ae.csv")).expect("csv");
+        let ours = icsw_ae_figures(&csv);
+        let theirs = duckdb_ae_figures(&d.stdout);
+        assert!(!theirs.is_empty());
+        for (k, v) in &theirs {
+            assert_eq!(ours.get(k), Some(v), "A&E {k:?}: icsw and DuckDB differ");
+        }
+        println!(
+            "DuckDB's A&E figures equal icsw's ({} values)",
+            theirs.len()
+        );
+    }
+    println!("| what | icsw s | icsw peak MB | DuckDB s | DuckDB peak MB | icsw / DuckDB A&E |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    let base = duck_ae.as_ref().map(|d| d.seconds);
+    for (what, r) in &rows {
+        let (ds, dm) = match (what.as_str(), &duck_ae, &duck_copy) {
+            ("return-ae", Some(d), _) | ("load", _, Some(d)) => {
+                (format!("{:.2}", d.seconds), format!("{:.0}", d.peak_mb))
+            }
+            _ => ("".into(), "".into()),
+        };
+        let ratio = base.map_or(String::new(), |b| format!("{:.1}x", r.seconds / b));
+        let label = match (what.as_str(), r.rows) {
+            ("load", Some(n)) => format!("load ({:.0} k rows/s)", n / r.seconds / 1000.0),
+            _ => what.clone(),
+        };
+        println!(
+            "| {label} | {:.2} | {:.0} | {ds} | {dm} | {ratio} |",
+            r.seconds, r.peak_mb
+        );
+    }
+    if let Some(d) = &duck_copy {
+        if let Some(n) = d.rows {
+            println!(
+                "DuckDB copies the landing files at {:.0} k rows/s",
+                n / d.seconds / 1000.0
+            );
+        }
     }
 }
