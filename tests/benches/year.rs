@@ -449,6 +449,56 @@ fn child_one(wh: &Warehouse, dir: &Path, what: &str) {
             csv
         });
         std::fs::write(dir.join(format!("{what}.csv")), csv).expect("csv");
+    } else if what == "probe" {
+        // Where a fresh process's RTT return spends its time.
+        rt.block_on(async {
+            let t = Instant::now();
+            let ctx = WarehouseContext::latest(wh, &config)
+                .await
+                .expect("session");
+            println!("session {:.3}", t.elapsed().as_secs_f64());
+            let m = Month::parse(PERIOD).expect("month");
+            for kind in ReturnKind::ALL {
+                let t = Instant::now();
+                icsw_quality::gate_reasons(&ctx, &config, kind, m, None)
+                    .await
+                    .expect("gate");
+                println!("gate {kind} {:.3}", t.elapsed().as_secs_f64());
+            }
+            for kind in ReturnKind::ALL {
+                let t = Instant::now();
+                let mut csv = Vec::new();
+                icsw_returns::write_csv(&ctx, &request(kind), &mut csv)
+                    .await
+                    .expect("csv");
+                println!("sql {kind} {:.3}", t.elapsed().as_secs_f64());
+            }
+            // Any further statements to time: one per paragraph of the file.
+            if let Ok(path) = std::env::var("ICSW_PROBE_SQL") {
+                let text = std::fs::read_to_string(path).expect("probe sql");
+                for sql in text.split("\n\n").filter(|s| !s.trim().is_empty()) {
+                    for round in ["cold", "warm"] {
+                        let t = Instant::now();
+                        let b = ctx.collect(sql).await.expect("sql");
+                        let rows: usize = b.iter().map(|b| b.num_rows()).sum();
+                        println!(
+                            "{round} {:.3} s, {rows} rows: {}",
+                            t.elapsed().as_secs_f64(),
+                            sql.lines().next().unwrap_or("")
+                        );
+                    }
+                }
+            }
+            for sql in [
+                "SELECT count(*) FROM rtt_period_history",
+                "SELECT count(*) FROM rtt_census_periods WHERE census_date = DATE '2026-10-31'",
+                "SELECT count(*) FROM rtt_findings",
+            ] {
+                let t = Instant::now();
+                ctx.collect(sql).await.expect("sql");
+                println!("{sql}: {:.3}", t.elapsed().as_secs_f64());
+            }
+        });
     } else if what == "quality-month" {
         rt.block_on(async {
             let ctx = WarehouseContext::latest(wh, &config)

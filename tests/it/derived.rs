@@ -15,7 +15,7 @@ use icsw_returns::{ReturnKind, ReturnRequest};
 use icsw_store::View;
 use std::path::Path;
 
-const TABLES: [(&str, &str); 3] = [
+const TABLES: [(&str, &str); 4] = [
     (
         "rtt_period_history",
         "SELECT * FROM rtt_period_history ORDER BY trust, pathway_id, period_number, valid_from",
@@ -23,6 +23,11 @@ const TABLES: [(&str, &str); 3] = [
     (
         "rtt_findings",
         "SELECT * FROM rtt_findings ORDER BY trust, pathway_id, event_id, finding, period_number",
+    ),
+    (
+        "rtt_census_counts",
+        "SELECT * FROM rtt_census_counts ORDER BY census_date, trust, commissioner_code, \
+         treatment_function_code, part, band, start_known",
     ),
     (
         "rtt_census_periods",

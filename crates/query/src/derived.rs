@@ -5,6 +5,7 @@
 //! | --- | --- | --- |
 //! | `rtt_period_history` | the trust's `rtt_events` files | the clock walk (contract section 5) |
 //! | `rtt_findings` | the trust's `rtt_events` files | the same walk's findings |
+//! | `rtt_census_counts` | its `rtt_period_history` | `sql/derived/rtt_census_counts.sql`: `rtt_census_periods` counted, at the census dates of the trust's data |
 //!
 //! A trust's derived table is *current* when its format is this build's
 //! and it was derived from exactly the input files the trust now holds (a
@@ -19,13 +20,26 @@
 use crate::rtt::{findings_schema, history_schema, Mode, RttWalkTable};
 use crate::tables::files_table;
 use crate::Result;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::{Date32Type, SchemaRef};
+use datafusion::catalog::TableProvider;
 use datafusion::physical_plan::execute_stream;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::StreamExt;
 use icsw_model::Feed;
 use icsw_store::{layout, DataFile, DerivedTable, TrustState, VersionState, Warehouse};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+/// How a derived table is made.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum How {
+    /// The RTT clock walk over the events.
+    Walk(Mode),
+    /// The census periods of the trust's stored `rtt_period_history`,
+    /// counted.
+    CensusCounts,
+}
 
 /// One derived table.
 #[derive(Clone, Copy, Debug)]
@@ -35,18 +49,92 @@ pub struct Derivation {
     pub format: u32,
     /// The feeds it is derived from.
     pub inputs: &'static [Feed],
-    mode: Mode,
+    pub(crate) how: How,
+}
+
+/// The columns of `rtt_census_counts`.
+pub fn census_counts_schema() -> SchemaRef {
+    static S: std::sync::OnceLock<SchemaRef> = std::sync::OnceLock::new();
+    S.get_or_init(|| {
+        use datafusion::arrow::datatypes::{DataType, Field, Schema};
+        let s = |n: &str| Field::new(n, DataType::Utf8, true);
+        std::sync::Arc::new(Schema::new(vec![
+            Field::new("census_date", DataType::Date32, false),
+            s("trust"),
+            s("commissioner_code"),
+            s("treatment_function_code"),
+            s("tf_row"),
+            s("part"),
+            Field::new("band", DataType::Int32, true),
+            Field::new("start_known", DataType::Boolean, false),
+            Field::new("periods", DataType::Int64, false),
+        ]))
+    })
+    .clone()
+}
+
+const CENSUS_COUNTS: &str = include_str!("../../../sql/derived/rtt_census_counts.sql");
+
+/// `rtt_census_counts` of the periods in `history`: the census periods at
+/// each month-end from the month of the earliest period state to the month
+/// of the latest snapshot, counted. Planned in a session of its own, whose
+/// census dates are only those.
+pub(crate) async fn census_counts(
+    history: Arc<dyn TableProvider>,
+    runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
+) -> Result<datafusion::prelude::DataFrame> {
+    let ctx = SessionContext::new_with_config_rt(
+        SessionConfig::new()
+            .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get())),
+        runtime,
+    );
+    ctx.register_table("rtt_period_history", history)?;
+    let bounds = ctx
+        .sql("SELECT min(valid_from), max(snapshot_extract_date) FROM rtt_period_history")
+        .await?
+        .collect()
+        .await?;
+    let day = |c: usize| {
+        bounds
+            .first()
+            .map(|b| b.column(c).as_primitive::<Date32Type>())
+            .filter(|a| a.is_valid(0))
+            .map(|a| icsw_model::london::day_to_date(a.value(0)))
+    };
+    // No periods: no census dates.
+    let months = day(0)
+        .zip(day(1))
+        .map(|(a, b)| (icsw_model::Month::of(a), icsw_model::Month::of(b)));
+    crate::tables::register_census_dates(&ctx, months)?;
+    crate::tables::register_reference(&ctx)?;
+    let (name, text) = crate::tables::VIEWS
+        .iter()
+        .find(|(n, _)| *n == "rtt_census_periods")
+        .expect("the census view");
+    let view = ctx.sql(&crate::SqlFile::parse(name, text)?.text).await?;
+    ctx.register_table(*name, view.into_view())?;
+    let file = crate::SqlFile::parse("rtt_census_counts", CENSUS_COUNTS)?;
+    // Exactly the table's types.
+    let columns: Vec<_> = census_counts_schema()
+        .fields()
+        .iter()
+        .map(|f| {
+            datafusion::logical_expr::cast(
+                datafusion::logical_expr::col(f.name()),
+                f.data_type().clone(),
+            )
+            .alias(f.name())
+        })
+        .collect();
+    Ok(ctx.sql(&file.text).await?.select(columns)?)
 }
 
 impl Derivation {
-    pub(crate) fn mode(&self) -> Mode {
-        self.mode
-    }
-
     pub fn schema(&self) -> SchemaRef {
-        match self.mode {
-            Mode::History => history_schema(),
-            Mode::Findings => findings_schema(),
+        match self.how {
+            How::Walk(Mode::History) => history_schema(),
+            How::Walk(Mode::Findings) => findings_schema(),
+            How::CensusCounts => census_counts_schema(),
         }
     }
 
@@ -101,14 +189,33 @@ impl Derivation {
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ));
         ctx.register_object_store(warehouse.store_url(), warehouse.store().clone());
-        let events = files_table(
-            warehouse,
-            Feed::RttEvents.stored_schema(),
-            self.input_files(trust).map(|f| f.path.clone()).collect(),
-        )?;
-        let walk = RttWalkTable::new(events, self.mode);
-        let plan = walk.walk_plan(&ctx.state(), None, &[], None).await?;
-        let mut stream = execute_stream(plan, ctx.task_ctx())?;
+        let mut stream = match self.how {
+            How::Walk(mode) => {
+                let events = files_table(
+                    warehouse,
+                    Feed::RttEvents.stored_schema(),
+                    self.input_files(trust).map(|f| f.path.clone()).collect(),
+                )?;
+                let walk = RttWalkTable::new(events, mode);
+                let plan = walk.walk_plan(&ctx.state(), None, &[], None).await?;
+                execute_stream(plan, ctx.task_ctx())?
+            }
+            How::CensusCounts => {
+                // Over the history this refresh has just stored.
+                let history = derivation("rtt_period_history")
+                    .and_then(|d| d.stored(trust))
+                    .expect("rtt_period_history is derived first");
+                let history = files_table(
+                    warehouse,
+                    history_schema(),
+                    history.iter().map(|f| f.path.clone()).collect(),
+                )?;
+                let df = census_counts(history, ctx.runtime_env()).await?;
+                let plan = df.create_physical_plan().await?;
+                let task = ctx.task_ctx();
+                execute_stream(plan, task)?
+            }
+        };
         let path = layout::derived_file(self.table, trust_code, version, 0);
         let mut writer = warehouse.parquet_writer(&path, self.schema(), row_group_rows)?;
         let mut rows = 0u64;
@@ -140,13 +247,20 @@ pub const DERIVATIONS: &[Derivation] = &[
         table: "rtt_period_history",
         format: 1,
         inputs: &[Feed::RttEvents],
-        mode: Mode::History,
+        how: How::Walk(Mode::History),
     },
     Derivation {
         table: "rtt_findings",
         format: 1,
         inputs: &[Feed::RttEvents],
-        mode: Mode::Findings,
+        how: How::Walk(Mode::Findings),
+    },
+    // After rtt_period_history, which it is counted from.
+    Derivation {
+        table: "rtt_census_counts",
+        format: 1,
+        inputs: &[Feed::RttEvents],
+        how: How::CensusCounts,
     },
 ];
 
@@ -193,4 +307,63 @@ pub async fn refresh(
         }
     }
     Ok(out)
+}
+
+/// `rtt_census_counts` of the trusts whose stored table is not current,
+/// counted from the session's `rtt_period_history` when first scanned (as
+/// the load would have stored it, one trust at a time) and kept for the
+/// session.
+#[derive(Debug)]
+pub(crate) struct CensusCountsTable {
+    pub history: Arc<dyn TableProvider>,
+    pub trusts: Vec<String>,
+    pub cache: tokio::sync::OnceCell<Arc<datafusion::datasource::MemTable>>,
+}
+
+#[async_trait::async_trait]
+impl TableProvider for CensusCountsTable {
+    fn schema(&self) -> SchemaRef {
+        census_counts_schema()
+    }
+
+    fn table_type(&self) -> datafusion::datasource::TableType {
+        datafusion::datasource::TableType::View
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn datafusion::catalog::Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[datafusion::logical_expr::Expr],
+        limit: Option<usize>,
+    ) -> datafusion::common::Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        let table = self
+            .cache
+            .get_or_try_init(|| async {
+                let ctx = SessionContext::new_with_config_rt(
+                    state.config().clone(),
+                    state.runtime_env().clone(),
+                );
+                let mut batches = Vec::new();
+                for t in &self.trusts {
+                    use datafusion::logical_expr::{col, lit};
+                    let one = ctx
+                        .read_table(self.history.clone())?
+                        .filter(col("trust").eq(lit(t.clone())))?
+                        .into_view();
+                    let df = census_counts(one, state.runtime_env().clone())
+                        .await
+                        .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+                    batches.extend(df.collect().await?);
+                }
+                Ok::<_, datafusion::error::DataFusionError>(Arc::new(
+                    datafusion::datasource::MemTable::try_new(
+                        census_counts_schema(),
+                        vec![batches],
+                    )?,
+                ))
+            })
+            .await?;
+        table.scan(state, projection, filters, limit).await
+    }
 }

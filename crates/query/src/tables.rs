@@ -8,7 +8,7 @@
 //! | `coverage`, `snapshots`, `trusts` | what the view holds, and the ICS |
 //! | `ref_*` | reference tables from `sql/reference/` |
 
-use crate::derived::{Derivation, DERIVATIONS};
+use crate::derived::{CensusCountsTable, Derivation, How, DERIVATIONS};
 use crate::rtt::{periods_at, PeriodsAt, RttWalkTable};
 use crate::Result;
 use crate::SqlFile;
@@ -60,6 +60,7 @@ fn description(name: &str) -> String {
         "snapshots" => "Per trust and snapshot feed: the snapshot held",
         "trusts" => "The trusts of the ICS configuration",
         "rtt_census_dates" => "Month-end census dates (2000-2099)",
+        "rtt_census_counts" => "RTT periods counted by month-end census date, provider, commissioner, treatment function, return part and band, at the census dates of each trust's data (what the RTT return reads)",
         "rtt_census_periods" => "RTT periods by month-end census date and return part, with days waited and weekly band (filter on census_date)",
         "ae_attendance_measures" => "A&E attendances with their return measures (type, over 4 and 12 hours, DTA wait)",
         "activity_measures" => "Referrals, outpatient appointments and spells with the activity return measure they count in",
@@ -159,7 +160,7 @@ pub(crate) async fn register(
     }
     let events = events.expect("rtt_events registered");
     for d in DERIVATIONS {
-        let t = derived_table(ctx, warehouse, view, d, &events)?;
+        let t = derived_table(ctx, warehouse, view, d, &events).await?;
         ctx.register_table(d.table, t)?;
     }
     for name in LOG_TABLES {
@@ -168,7 +169,80 @@ pub(crate) async fn register(
     }
 
     register_state_tables(ctx, view, config)?;
-    register_census_dates(ctx)?;
+    register_census_dates(
+        ctx,
+        Some((
+            icsw_model::Month::new(2000, 1).expect("month"),
+            icsw_model::Month::new(2099, 12).expect("month"),
+        )),
+    )?;
+    register_reference(ctx)?;
+    register_derived(ctx).await
+}
+
+/// A derived table of the view: the stored files of every trust whose
+/// table is current, and the walk over the events of the others (a
+/// warehouse written before the table was stored, or read as at a version
+/// before it), together.
+async fn derived_table(
+    ctx: &SessionContext,
+    warehouse: &Warehouse,
+    view: &View,
+    d: &Derivation,
+    all_events: &Arc<dyn TableProvider>,
+) -> Result<Arc<dyn TableProvider>> {
+    if d.how == How::CensusCounts {
+        let mut stored = Vec::new();
+        let mut count = Vec::new();
+        for (trust, (_, state)) in &view.trusts {
+            match d.stored(state) {
+                Some(files) => stored.extend(files.iter().map(|f| f.path.clone())),
+                None => count.push(trust.clone()),
+            }
+        }
+        let stored = files_table(warehouse, d.schema(), stored)?;
+        if count.is_empty() {
+            return Ok(stored);
+        }
+        let counted: Arc<dyn TableProvider> = Arc::new(CensusCountsTable {
+            history: ctx.table_provider("rtt_period_history").await?,
+            trusts: count,
+            cache: Default::default(),
+        });
+        let union = ctx.read_table(stored)?.union(ctx.read_table(counted)?)?;
+        return Ok(union.into_view());
+    }
+    let How::Walk(mode) = d.how else {
+        unreachable!("a walk")
+    };
+    let mut stored = Vec::new();
+    let mut walk = Vec::new();
+    for (_, state) in view.trusts.values() {
+        match d.stored(state) {
+            Some(files) => stored.extend(files.iter().map(|f| f.path.clone())),
+            None => walk.extend(
+                state
+                    .feeds
+                    .get(&Feed::RttEvents)
+                    .into_iter()
+                    .flat_map(|f| f.files.iter().map(|f| f.path.clone())),
+            ),
+        }
+    }
+    Ok(match (stored.is_empty(), walk.is_empty()) {
+        (_, true) => files_table(warehouse, d.schema(), stored)?,
+        (true, false) => Arc::new(RttWalkTable::new(all_events.clone(), mode)),
+        (false, false) => {
+            let events = files_table(warehouse, Feed::RttEvents.stored_schema(), walk)?;
+            let walked = ctx.read_table(Arc::new(RttWalkTable::new(events, mode)))?;
+            let stored = ctx.read_table(files_table(warehouse, d.schema(), stored)?)?;
+            stored.union(walked)?.into_view()
+        }
+    })
+}
+
+/// The `ref_*` tables of `sql/reference/`.
+pub(crate) fn register_reference(ctx: &SessionContext) -> Result<()> {
     for t in TABLES {
         let rows = csv_rows(t.csv);
         let schema = Arc::new(Schema::new(
@@ -189,44 +263,7 @@ pub(crate) async fn register(
         let batch = RecordBatch::try_new(schema.clone(), cols)?;
         ctx.register_table(t.name, mem(schema, vec![batch])?)?;
     }
-    register_derived(ctx).await
-}
-
-/// A derived table of the view: the stored files of every trust whose
-/// table is current, and the walk over the events of the others (a
-/// warehouse written before the table was stored, or read as at a version
-/// before it), together.
-fn derived_table(
-    ctx: &SessionContext,
-    warehouse: &Warehouse,
-    view: &View,
-    d: &Derivation,
-    all_events: &Arc<dyn TableProvider>,
-) -> Result<Arc<dyn TableProvider>> {
-    let mut stored = Vec::new();
-    let mut walk = Vec::new();
-    for (_, state) in view.trusts.values() {
-        match d.stored(state) {
-            Some(files) => stored.extend(files.iter().map(|f| f.path.clone())),
-            None => walk.extend(
-                state
-                    .feeds
-                    .get(&Feed::RttEvents)
-                    .into_iter()
-                    .flat_map(|f| f.files.iter().map(|f| f.path.clone())),
-            ),
-        }
-    }
-    Ok(match (stored.is_empty(), walk.is_empty()) {
-        (_, true) => files_table(warehouse, d.schema(), stored)?,
-        (true, false) => Arc::new(RttWalkTable::new(all_events.clone(), d.mode())),
-        (false, false) => {
-            let events = files_table(warehouse, Feed::RttEvents.stored_schema(), walk)?;
-            let walked = ctx.read_table(Arc::new(RttWalkTable::new(events, d.mode())))?;
-            let stored = ctx.read_table(files_table(warehouse, d.schema(), stored)?)?;
-            stored.union(walked)?.into_view()
-        }
-    })
+    Ok(())
 }
 
 /// The tables derived from the others, planned over whatever the session
@@ -276,14 +313,19 @@ pub const VIEWS: &[(&str, &str)] = &[
     ),
 ];
 
-/// `rtt_census_dates`: the last day of every month, 2000 to 2099, the
-/// census dates `rtt_census_periods` is defined at.
-fn register_census_dates(ctx: &SessionContext) -> Result<()> {
-    let mut days = Vec::with_capacity(1200);
-    let mut m = icsw_model::Month::new(2000, 1).expect("month");
-    while m.year < 2100 {
-        days.push(date_to_day(m.last_day()));
-        m = m.next();
+/// `rtt_census_dates`: the last day of every month of `months` (inclusive;
+/// none when `None`), the census dates `rtt_census_periods` is defined at:
+/// 2000 to 2099 in a session.
+pub(crate) fn register_census_dates(
+    ctx: &SessionContext,
+    months: Option<(icsw_model::Month, icsw_model::Month)>,
+) -> Result<()> {
+    let mut days = Vec::new();
+    if let Some((mut m, last)) = months {
+        while m <= last {
+            days.push(date_to_day(m.last_day()));
+            m = m.next();
+        }
     }
     let schema = Arc::new(Schema::new(vec![Field::new(
         "census_date",
