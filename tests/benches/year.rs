@@ -423,11 +423,13 @@ fn main() {
             cold(&dir);
             continue;
         }
-        let status = Command::new(std::env::current_exe().expect("exe"))
-            .args(["--child", m])
-            .env("ICSW_BENCH_DIR", &dir)
-            .status()
-            .expect("child");
+        let mut child = Command::new(std::env::current_exe().expect("exe"));
+        child.args(["--child", m]).env("ICSW_BENCH_DIR", &dir);
+        // The server as `icsw serve` runs it.
+        if matches!(m, "serve" | "soak") && std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+            child.env("MALLOC_ARENA_MAX", icsw_server::MALLOC_ARENA_MAX);
+        }
+        let status = child.status().expect("child");
         assert!(status.success(), "{m} failed");
     }
 }
@@ -634,9 +636,12 @@ fn duckdb_ae_figures(stdout: &str) -> Figures {
 fn cold(dir: &Path) {
     let me = std::env::current_exe().expect("exe");
     let child = |what: &str| {
-        run(Command::new(&me)
-            .args(["--child", what])
-            .env("ICSW_BENCH_DIR", dir))
+        let mut c = Command::new(&me);
+        c.args(["--child", what]).env("ICSW_BENCH_DIR", dir);
+        if what == "dashboard-rtt" && std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+            c.env("MALLOC_ARENA_MAX", icsw_server::MALLOC_ARENA_MAX);
+        }
+        run(&mut c)
     };
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/duckdb_year.py");
     let duckdb = Command::new("python3")

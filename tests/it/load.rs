@@ -946,3 +946,82 @@ async fn the_same_code_loads_into_an_object_store_url() {
         );
     }
 }
+
+/// The command line loads the feeds of an extract on every core: what it
+/// stores, quarantines, supersedes and records is exactly what a load one
+/// feed after another (a current-thread runtime) gives, on generated
+/// nights with duplicated rows, invalid codes and re-dated activity.
+#[test]
+fn a_load_on_every_core_stores_exactly_what_one_feed_at_a_time_does() {
+    let landing = tempfile::tempdir().unwrap();
+    let mut opts =
+        icsw_generate::Options::new(&["RYJ", "RQM"], date("2026-11-01"), date("2026-11-03"));
+    opts.scale = 4.0;
+    opts.history_days = 40;
+    opts.faults = [
+        icsw_generate::Fault::DuplicatedRows,
+        icsw_generate::Fault::InvalidCodes,
+        icsw_generate::Fault::InvalidNhsNumbers,
+    ]
+    .into_iter()
+    .collect();
+    icsw_generate::generate(landing.path(), &opts).unwrap();
+    let load = |runtime: tokio::runtime::Runtime| {
+        let fx = Fx::new();
+        let config = fx.config.clone();
+        let r = runtime.block_on(async {
+            let r = icsw_ingest::load_all(
+                &icsw_ingest::Landing::new(landing.path()),
+                &fx.wh,
+                &config,
+                &icsw_ingest::NoProgress,
+            )
+            .await
+            .unwrap();
+            let ctx = fx.ctx().await;
+            let mut tables = Vec::new();
+            for (name, order) in [
+                ("ae_attendances", "attendance_id"),
+                ("inpatient_spells", "spell_id"),
+                ("outpatient_appointments", "appointment_id"),
+                ("referrals", "referral_id"),
+                ("rtt_events", "event_id"),
+                ("patients", "local_patient_id"),
+                ("quarantine", "load_id, file, row_number"),
+                ("superseded", "load_id, feed, record_id"),
+                ("rtt_period_history", "trust, pathway_id, period_number, valid_from"),
+            ] {
+                let sql = format!("SELECT * FROM {name} ORDER BY trust, {order}");
+                tables.push((name, rows_of(&ctx, &sql).await));
+            }
+            let loads = rows_of(
+                &ctx,
+                "SELECT load_id, trust, outcome, rows_read, rows_stored, rows_quarantined, rows_superseded \
+                 FROM loads ORDER BY load_id",
+            )
+            .await;
+            (r.loads.len(), loads, tables)
+        });
+        drop(fx);
+        r
+    };
+    let two = load(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap(),
+    );
+    let one = load(
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap(),
+    );
+    assert_eq!(two.0, 6);
+    assert_eq!(two.1, one.1, "the load log");
+    for ((name, a), (_, b)) in two.2.iter().zip(&one.2) {
+        assert!(!a.is_empty() || *name == "superseded", "{name} is empty");
+        assert_eq!(a, b, "{name}");
+    }
+}

@@ -71,8 +71,32 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
     }
 }
 
+/// A server starts again with glibc's malloc arenas bounded
+/// ([`icsw_server::MALLOC_ARENA_MAX`]) unless the environment sets them; if
+/// that cannot be done it carries on as it is.
+fn bound_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        use std::os::unix::process::CommandExt;
+        if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
+            return;
+        }
+        let Ok(exe) = std::env::current_exe() else {
+            return;
+        };
+        let err = std::process::Command::new(exe)
+            .args(std::env::args_os().skip(1))
+            .env("MALLOC_ARENA_MAX", icsw_server::MALLOC_ARENA_MAX)
+            .exec();
+        eprintln!("warning: could not bound malloc arenas: {err}");
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Serve(_) | Command::Demo(_)) {
+        bound_malloc_arenas();
+    }
     let filter = match cli.verbose {
         0 => "warn,icsw_ingest=info,icsw_cli=info",
         1 => "info",

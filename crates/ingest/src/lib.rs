@@ -14,6 +14,7 @@ mod load;
 mod log;
 mod manifest;
 mod merge;
+mod parallel;
 mod progress;
 mod summary;
 mod validate;

@@ -158,6 +158,15 @@ pub fn app(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// The `MALLOC_ARENA_MAX` a server runs with on glibc unless the environment
+/// sets one (`icsw serve` and `demo` start again with it): glibc gives a
+/// busy multi-threaded process up to eight malloc arenas per core, and in
+/// the soak (README) they held the server's memory at 800 MB rising to
+/// 1,350 MB within seconds; with two it stayed flat at 760 MB, for about
+/// half the dashboard throughput (7.4 k rather than 17 k requests/s, still
+/// p99 16 ms). mimalloc was worse (2.2 GB rising to 5.5 GB).
+pub const MALLOC_ARENA_MAX: &str = "2";
+
 /// Serves until Ctrl-C (or SIGTERM), finishing requests in flight. Each
 /// connection must send a request's headers within `header_timeout` (a
 /// connection that trickles them, or sits idle, is closed), and at most

@@ -13,6 +13,7 @@ use crate::landing::{discover, LandedExtract, Landing};
 use crate::log::write_load_log;
 use crate::manifest::Manifest;
 use crate::merge::merge_period_feed;
+use crate::parallel::run_all;
 use crate::progress::Progress;
 use crate::summary::{LoadReport, LoadSummary, Skipped};
 use chrono::{NaiveDate, Utc};
@@ -168,6 +169,15 @@ fn manifest_rows(ex: &LandedExtract) -> u64 {
         .unwrap_or(0)
 }
 
+/// What writing one feed of an extract made.
+struct Written {
+    files: Vec<crate::summary::FileSummary>,
+    /// The new data files.
+    new_files: Vec<icsw_store::DataFile>,
+    /// Period feeds: the stored files kept (rewritten where partly replaced).
+    kept: Vec<icsw_store::DataFile>,
+}
+
 /// Removes log files a killed load left for `version`, which was never
 /// published (data files it left are simply never referenced).
 async fn clear_unpublished(warehouse: &Warehouse, version: u64) -> Result<()> {
@@ -274,6 +284,48 @@ impl Job<'_> {
         Ok((next, summary))
     }
 
+    /// Writes one checked feed: its stored and quarantined rows, and for a
+    /// period feed its superseded rows and the stored files it replaces
+    /// rows of, rewritten.
+    async fn write_one(
+        &self,
+        plan: &plan::FeedPlan<'_>,
+        check: &duplicates::FeedCheck,
+        manifest: &Manifest,
+        previous: &TrustState,
+    ) -> Result<Written> {
+        let (files, new_files) = self.write_feed(plan, check, manifest).await?;
+        if plan.feed.kind() == FeedKind::Snapshot {
+            return Ok(Written {
+                files,
+                new_files,
+                kept: Vec::new(),
+            });
+        }
+        self.write_superseded(plan.feed, check).await?;
+        let stored = previous
+            .feeds
+            .get(&plan.feed)
+            .map(|f| f.files.as_slice())
+            .unwrap_or_default();
+        let kept = merge_period_feed(
+            self.warehouse,
+            plan.feed,
+            &self.ex.trust,
+            self.version,
+            stored,
+            &plan.replaced,
+            &check.superseded,
+            self.config.load.row_group_rows,
+        )
+        .await?;
+        Ok(Written {
+            files,
+            new_files,
+            kept,
+        })
+    }
+
     /// Loads the extract; the outer `Err` stops the run, the inner one
     /// refuses the extract.
     async fn load(&self, summary: &mut LoadSummary) -> Result<Result<TrustState, Refusal>> {
@@ -329,10 +381,17 @@ impl Job<'_> {
             Ok(p) => p,
             Err(r) => return Ok(Err(r)),
         };
-        // Check every feed before writing anything.
+        // Check every feed before writing anything (the feeds on every core).
         let mut checks = Vec::with_capacity(plans.len());
-        for plan in &plans {
-            match self.check_feed(plan, &previous).await? {
+        let checked = run_all(
+            plans
+                .iter()
+                .map(|plan| self.check_feed(plan, &previous))
+                .collect(),
+        )
+        .await;
+        for c in checked {
+            match c? {
                 Ok(c) => checks.push(c),
                 Err(r) => return Ok(Err(r)),
             }
@@ -340,10 +399,22 @@ impl Job<'_> {
         if let Some(r) = self.guards(&plans, &checks, &previous) {
             return Ok(Err(r));
         }
-        // Write.
+        // Write (the feeds on every core), then record what each wrote.
         let mut next = previous.clone();
-        for (plan, check) in plans.iter().zip(&checks) {
-            let (files, new_files) = self.write_feed(plan, check, &manifest).await?;
+        let written = run_all(
+            plans
+                .iter()
+                .zip(&checks)
+                .map(|(plan, check)| self.write_one(plan, check, &manifest, &previous))
+                .collect(),
+        )
+        .await;
+        for ((plan, check), w) in plans.iter().zip(&checks).zip(written) {
+            let Written {
+                files,
+                new_files,
+                kept,
+            } = w?;
             summary.files.extend(files);
             let feed_state = next.feeds.entry(plan.feed).or_default();
             if plan.feed.kind() == FeedKind::Snapshot {
@@ -360,25 +431,16 @@ impl Job<'_> {
                     };
                 }
             } else {
-                let superseded: u64 = check.superseded.values().map(|m| m.len() as u64).sum();
-                summary.rows_superseded += superseded;
-                self.write_superseded(plan.feed, check).await?;
+                summary.rows_superseded += check
+                    .superseded
+                    .values()
+                    .map(|m| m.len() as u64)
+                    .sum::<u64>();
                 let replaced: Vec<DateRange> = plan
                     .replaced
                     .iter()
                     .map(|&(a, b)| DateRange::new(day_to_date(a), day_to_date(b)))
                     .collect();
-                let kept = merge_period_feed(
-                    self.warehouse,
-                    plan.feed,
-                    &self.ex.trust,
-                    self.version,
-                    &feed_state.files,
-                    &plan.replaced,
-                    &check.superseded,
-                    self.config.load.row_group_rows,
-                )
-                .await?;
                 feed_state.files = kept.into_iter().chain(new_files).collect();
                 feed_state.set_coverage(
                     &replaced,

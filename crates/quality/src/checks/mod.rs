@@ -274,8 +274,6 @@ pub async fn run(
             ScalarValue::Boolean(Some(matches!(scope, Scope::Date(_)))),
         ),
     ];
-    out.extend(validity::checks(ctx, &q, &common).await?);
-    out.extend(rtt::integrity(ctx, &q, &common).await?);
     out.extend(completeness::state_checks(
         ctx.view(),
         config,
@@ -284,19 +282,34 @@ pub async fn run(
         trust,
         arriving,
     )?);
-    out.extend(volume::daily(ctx, config, &q, scope, trust).await?);
-    if let Scope::Period(m) = scope {
-        out.extend(completeness::period_incomplete(
-            ctx.view(),
-            config,
-            &q,
-            m,
-            trust,
-        )?);
-        out.extend(volume::monthly(ctx, config, &q, m, trust).await?);
-        out.extend(crossfeed::month(ctx, &q, m, &common).await?);
-        out.extend(rtt::return_checks(ctx, config, m, trust, true).await?);
-    }
+    // The checks over the data are independent queries: run together, so
+    // both cores are busy while one query waits or runs a single thread.
+    let month = async {
+        let Scope::Period(m) = scope else {
+            return Ok(Vec::new());
+        };
+        let mut out = completeness::period_incomplete(ctx.view(), config, &q, m, trust)?;
+        let (monthly, crossfeed, returns) = futures::try_join!(
+            volume::monthly(ctx, config, &q, m, trust),
+            crossfeed::month(ctx, &q, m, &common),
+            rtt::return_checks(ctx, config, m, trust, true),
+        )?;
+        out.extend(monthly.into_iter().chain(crossfeed).chain(returns));
+        Ok::<_, Error>(out)
+    };
+    let (validity, integrity, daily, month) = futures::try_join!(
+        validity::checks(ctx, &q, &common),
+        rtt::integrity(ctx, &q, &common),
+        volume::daily(ctx, config, &q, scope, trust),
+        month,
+    )?;
+    out.extend(
+        validity
+            .into_iter()
+            .chain(integrity)
+            .chain(daily)
+            .chain(month),
+    );
     for f in &mut out {
         f.scope = scope;
     }
