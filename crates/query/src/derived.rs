@@ -49,6 +49,10 @@ pub struct Derivation {
     pub format: u32,
     /// The feeds it is derived from.
     pub inputs: &'static [Feed],
+    /// The derived tables it is made from (earlier in [`DERIVATIONS`]):
+    /// their formats are part of its digest, so a change to how one is
+    /// derived makes this one out of date too.
+    pub after: &'static [&'static str],
     pub(crate) how: How,
 }
 
@@ -138,9 +142,14 @@ impl Derivation {
         }
     }
 
-    /// The digest of the input files `trust` holds now.
+    /// The digest of the input files `trust` holds now (and the formats of
+    /// the tables this one is made from).
     fn inputs_digest(&self, trust: &TrustState) -> String {
         let mut h = Sha256::new();
+        for t in self.after {
+            let format = derivation(t).map_or(0, |d| d.format);
+            h.update(format!("{t}={format}\n").as_bytes());
+        }
         for feed in self.inputs {
             h.update(feed.name().as_bytes());
             for f in trust.feeds.get(feed).into_iter().flat_map(|s| &s.files) {
@@ -247,12 +256,14 @@ pub const DERIVATIONS: &[Derivation] = &[
         table: "rtt_period_history",
         format: 1,
         inputs: &[Feed::RttEvents],
+        after: &[],
         how: How::Walk(Mode::History),
     },
     Derivation {
         table: "rtt_findings",
         format: 1,
         inputs: &[Feed::RttEvents],
+        after: &[],
         how: How::Walk(Mode::Findings),
     },
     // After rtt_period_history, which it is counted from.
@@ -260,6 +271,7 @@ pub const DERIVATIONS: &[Derivation] = &[
         table: "rtt_census_counts",
         format: 1,
         inputs: &[Feed::RttEvents],
+        after: &["rtt_period_history"],
         how: How::CensusCounts,
     },
 ];

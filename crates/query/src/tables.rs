@@ -3,7 +3,7 @@
 //! | table | what |
 //! | --- | --- |
 //! | the six feeds | stored rows, every trust, with `trust` and lineage |
-//! | `rtt_period_history`, `rtt_periods`, `rtt_periods_at(d)`, `rtt_findings` | section 5 |
+//! | `rtt_period_history`, `rtt_periods`, `rtt_periods_at(d)`, `rtt_findings`, `rtt_census_counts` | section 5; stored with each version ([`crate::derived`]) |
 //! | `loads`, `load_files`, `quarantine`, `superseded` | the load log |
 //! | `coverage`, `snapshots`, `trusts` | what the view holds, and the ICS |
 //! | `ref_*` | reference tables from `sql/reference/` |

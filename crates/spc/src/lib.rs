@@ -146,13 +146,20 @@ pub fn compute(values: &[f64], direction: Direction, opts: &Options) -> Spc {
             });
         }
     }
-    apply_rules(&mut points);
-    for p in &mut points {
+    let trends = apply_rules(&mut points);
+    for (p, trend) in points.iter_mut().zip(trends) {
         if p.rule.is_some() {
+            // A trend is judged by the way it moves, whichever side of the
+            // mean it lies on; every other rule by the side of the mean.
+            let better = if p.rule == Some(Rule::Trend) {
+                trend as f64
+            } else {
+                p.value - p.mean
+            };
             p.point_type = match direction {
                 Direction::Neither => PointType::Neutral,
-                Direction::HigherIsBetter if p.value > p.mean => PointType::Improvement,
-                Direction::LowerIsBetter if p.value < p.mean => PointType::Improvement,
+                Direction::HigherIsBetter if better > 0.0 => PointType::Improvement,
+                Direction::LowerIsBetter if better < 0.0 => PointType::Improvement,
                 _ => PointType::Concern,
             };
         }
@@ -183,9 +190,13 @@ pub fn compute(values: &[f64], direction: Direction, opts: &Options) -> Spc {
 }
 
 /// The four rules, per segment; a point keeps the first rule that holds.
-fn apply_rules(points: &mut [Point]) {
+/// Returns, per point, the direction of the trend it is part of (1 rising,
+/// -1 falling, 0 none; a point ending one trend and starting the next keeps
+/// the first's).
+fn apply_rules(points: &mut [Point]) -> Vec<i8> {
     let n = points.len();
     let mut rule: Vec<Option<Rule>> = vec![None; n];
+    let mut trend = vec![0i8; n];
     let set = |rule: &mut Vec<Option<Rule>>, i: usize, r: Rule| {
         // Rules are numbered in priority order: keep the first that holds.
         let rank = |r: Rule| match r {
@@ -228,6 +239,11 @@ fn apply_rules(points: &mut [Point]) {
         if end - start + 1 >= 7 {
             for i in start..=end {
                 set(&mut rule, i, Rule::Trend);
+            }
+            for t in &mut trend[start..=end] {
+                if *t == 0 {
+                    *t = dir;
+                }
             }
         }
         start = if end > start { end } else { start + 1 };
@@ -286,6 +302,7 @@ fn apply_rules(points: &mut [Point]) {
     for (p, r) in points.iter_mut().zip(rule) {
         p.rule = r;
     }
+    trend
 }
 
 #[cfg(test)]
@@ -302,8 +319,10 @@ mod tests {
     #[test]
     fn rules_in_order() {
         // Seven rising points below the mean but inside the limits are
-        // concern (higher is better), by the trend rule (which comes
-        // before the shift rule they also meet).
+        // flagged by the trend rule (which comes before the shift rule they
+        // also meet), and a trend is judged by the way it moves (the spec,
+        // as NHSRplotthedots): rising, higher being better, is improvement
+        // although every point is below the mean.
         let mut v: Vec<f64> = (0..12)
             .map(|i| if i % 2 == 0 { 40.0 } else { 60.0 })
             .collect();
@@ -311,7 +330,30 @@ mod tests {
         let s = compute(&v, Direction::HigherIsBetter, &Options::default());
         let last = s.points.last().unwrap();
         assert_eq!(last.rule, Some(Rule::Trend));
+        assert!(last.value < last.mean);
+        assert_eq!(last.point_type, PointType::Improvement);
+        // Seven falling points above the mean, higher being better: concern
+        // (the spec's own example); lower being better: improvement.
+        let mut v: Vec<f64> = (0..12)
+            .map(|i| if i % 2 == 0 { 40.0 } else { 60.0 })
+            .collect();
+        v.extend([70.0, 69.0, 68.0, 67.0, 66.0, 65.0, 64.0]);
+        let s = compute(&v, Direction::HigherIsBetter, &Options::default());
+        let last = s.points.last().unwrap();
+        assert_eq!(last.rule, Some(Rule::Trend));
+        assert!(last.value > last.mean);
         assert_eq!(last.point_type, PointType::Concern);
+        let s = compute(&v, Direction::LowerIsBetter, &Options::default());
+        assert_eq!(s.points.last().unwrap().point_type, PointType::Improvement);
+        // Outside the limits is still judged by its side of the mean.
+        let mut v: Vec<f64> = (0..12)
+            .map(|i| if i % 2 == 0 { 40.0 } else { 60.0 })
+            .collect();
+        v.push(200.0);
+        let s = compute(&v, Direction::HigherIsBetter, &Options::default());
+        let last = s.points.last().unwrap();
+        assert_eq!(last.rule, Some(Rule::OutsideLimits));
+        assert_eq!(last.point_type, PointType::Improvement);
         // Equal neighbours break a run.
         let v = [1.0, 2.0, 3.0, 3.0, 4.0, 5.0, 6.0, 7.0];
         let s = compute(&v, Direction::Neither, &Options::default());
