@@ -15,13 +15,18 @@
 //!   DuckDB's process for the A&E return's figures over the same files
 //!   (which must equal icsw's) and DuckDB merely copying the landing
 //!   Parquet files to Parquet; and the ratios;
-//! - `soak`: the same for 10 minutes (`ICSW_BENCH_SECONDS`), one of the
+//! - `--child probe` (not a measure of its own): where a fresh process's
+//!   returns spend their time (the session, each gate, each return's SQL),
+//!   and any statements in the file `ICSW_PROBE_SQL` (one per paragraph),
+//!   timed cold and warm;
+//! - `soak`: the `serve` measure for 10 minutes (`ICSW_BENCH_SECONDS`), one of the
 //!   five SQL clients sending hostile queries (each must be refused, the
 //!   others must all succeed), with the resident memory sampled every 10
 //!   seconds: it must stay flat.
 //!
 //! How to run: `cargo bench -p icsw-tests --bench year` (release build);
-//! `-- returns`, `-- quality`, `-- serve` or `-- soak` for one of them. The warehouse is
+//! `-- cold`, `-- returns`, `-- quality`, `-- serve` or `-- soak` for one of them (the soak
+//! only when asked for). The warehouse is
 //! built once under `ICSW_BENCH_DIR` (default: the system temp directory)
 //! and reused. Each measure runs in a child process, so its peak resident
 //! memory (VmHWM) is its own.
