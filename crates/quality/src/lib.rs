@@ -311,7 +311,7 @@ pub struct FindingsTable {
     warehouse: Warehouse,
     view: View,
     config: IcsConfig,
-    cache: tokio::sync::OnceCell<std::sync::Arc<datafusion::datasource::MemTable>>,
+    cache: icsw_query::computed::Computed,
 }
 
 /// The latest night loaded and the latest month all trusts are past.
@@ -354,35 +354,29 @@ impl datafusion::catalog::TableProvider for FindingsTable {
         limit: Option<usize>,
     ) -> datafusion::error::Result<std::sync::Arc<dyn datafusion::physical_plan::ExecutionPlan>>
     {
-        let table = self
-            .cache
-            .get_or_try_init(|| async {
-                let ext = |e: Error| datafusion::error::DataFusionError::External(Box::new(e));
-                let ctx = WarehouseContext::new(
-                    &self.warehouse,
-                    self.view.clone(),
-                    &self.config,
-                    &Default::default(),
-                )
-                .await
-                .map_err(|e| ext(e.into()))?;
-                let mut all = Vec::new();
-                for scope in default_scopes(&self.view) {
-                    all.extend(
-                        run(&ctx, &self.config, scope, None, &[])
-                            .await
-                            .map_err(ext)?,
-                    );
-                }
-                Ok::<_, datafusion::error::DataFusionError>(std::sync::Arc::new(
-                    datafusion::datasource::MemTable::try_new(
-                        findings_schema(),
-                        vec![vec![findings_batch(&all)]],
-                    )?,
-                ))
-            })
-            .await?;
-        table.scan(state, projection, filters, limit).await
+        let check = async {
+            let ext = |e: Error| datafusion::error::DataFusionError::External(Box::new(e));
+            let ctx = WarehouseContext::new(
+                &self.warehouse,
+                self.view.clone(),
+                &self.config,
+                &Default::default(),
+            )
+            .await
+            .map_err(|e| ext(e.into()))?;
+            let mut all = Vec::new();
+            for scope in default_scopes(&self.view) {
+                all.extend(
+                    run(&ctx, &self.config, scope, None, &[])
+                        .await
+                        .map_err(ext)?,
+                );
+            }
+            Ok(vec![findings_batch(&all)])
+        };
+        self.cache
+            .scan(findings_schema(), check, state, projection, filters, limit)
+            .await
     }
 }
 
@@ -392,7 +386,7 @@ pub fn register_findings_table(ctx: &WarehouseContext, config: &IcsConfig) -> Re
         warehouse: ctx.warehouse().clone(),
         view: ctx.view().clone(),
         config: config.clone(),
-        cache: tokio::sync::OnceCell::new(),
+        cache: Default::default(),
     };
     ctx.session()
         .register_table("quality_findings", std::sync::Arc::new(t))

@@ -329,7 +329,7 @@ pub async fn refresh(
 pub(crate) struct CensusCountsTable {
     pub history: Arc<dyn TableProvider>,
     pub trusts: Vec<String>,
-    pub cache: tokio::sync::OnceCell<Arc<datafusion::datasource::MemTable>>,
+    pub cache: crate::computed::Computed,
 }
 
 #[async_trait::async_trait]
@@ -349,33 +349,27 @@ impl TableProvider for CensusCountsTable {
         filters: &[datafusion::logical_expr::Expr],
         limit: Option<usize>,
     ) -> datafusion::common::Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
-        let table = self
-            .cache
-            .get_or_try_init(|| async {
-                let ctx = SessionContext::new_with_config_rt(
-                    state.config().clone(),
-                    state.runtime_env().clone(),
-                );
-                let mut batches = Vec::new();
-                for t in &self.trusts {
-                    use datafusion::logical_expr::{col, lit};
-                    let one = ctx
-                        .read_table(self.history.clone())?
-                        .filter(col("trust").eq(lit(t.clone())))?
-                        .into_view();
-                    let df = census_counts(one, state.runtime_env().clone())
-                        .await
-                        .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
-                    batches.extend(df.collect().await?);
-                }
-                Ok::<_, datafusion::error::DataFusionError>(Arc::new(
-                    datafusion::datasource::MemTable::try_new(
-                        census_counts_schema(),
-                        vec![batches],
-                    )?,
-                ))
-            })
-            .await?;
-        table.scan(state, projection, filters, limit).await
+        let count = async {
+            let ctx = SessionContext::new_with_config_rt(
+                state.config().clone(),
+                state.runtime_env().clone(),
+            );
+            let mut batches = Vec::new();
+            for t in &self.trusts {
+                use datafusion::logical_expr::{col, lit};
+                let one = ctx
+                    .read_table(self.history.clone())?
+                    .filter(col("trust").eq(lit(t.clone())))?
+                    .into_view();
+                let df = census_counts(one, state.runtime_env().clone())
+                    .await
+                    .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+                batches.extend(df.collect().await?);
+            }
+            Ok(batches)
+        };
+        self.cache
+            .scan(self.schema(), count, state, projection, filters, limit)
+            .await
     }
 }

@@ -6,6 +6,7 @@
 //! Nothing here knows about returns or HTTP: those crates build on this.
 
 mod capped;
+pub mod computed;
 pub mod derived;
 mod guard;
 pub mod output;

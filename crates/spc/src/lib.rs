@@ -316,6 +316,13 @@ mod tests {
         assert_eq!(s.variation, PointType::CommonCause);
     }
 
+    /// Twelve points alternating 40 and 60: mean 50, no special cause.
+    fn baseline() -> Vec<f64> {
+        (0..12)
+            .map(|i| if i % 2 == 0 { 40.0 } else { 60.0 })
+            .collect()
+    }
+
     #[test]
     fn rules_in_order() {
         // Seven rising points below the mean but inside the limits are
@@ -323,9 +330,7 @@ mod tests {
         // also meet), and a trend is judged by the way it moves (the spec,
         // as NHSRplotthedots): rising, higher being better, is improvement
         // although every point is below the mean.
-        let mut v: Vec<f64> = (0..12)
-            .map(|i| if i % 2 == 0 { 40.0 } else { 60.0 })
-            .collect();
+        let mut v = baseline();
         v.extend([30.0, 31.0, 32.0, 33.0, 34.0, 35.0, 36.0]);
         let s = compute(&v, Direction::HigherIsBetter, &Options::default());
         let last = s.points.last().unwrap();
@@ -334,9 +339,7 @@ mod tests {
         assert_eq!(last.point_type, PointType::Improvement);
         // Seven falling points above the mean, higher being better: concern
         // (the spec's own example); lower being better: improvement.
-        let mut v: Vec<f64> = (0..12)
-            .map(|i| if i % 2 == 0 { 40.0 } else { 60.0 })
-            .collect();
+        let mut v = baseline();
         v.extend([70.0, 69.0, 68.0, 67.0, 66.0, 65.0, 64.0]);
         let s = compute(&v, Direction::HigherIsBetter, &Options::default());
         let last = s.points.last().unwrap();
@@ -346,9 +349,7 @@ mod tests {
         let s = compute(&v, Direction::LowerIsBetter, &Options::default());
         assert_eq!(s.points.last().unwrap().point_type, PointType::Improvement);
         // Outside the limits is still judged by its side of the mean.
-        let mut v: Vec<f64> = (0..12)
-            .map(|i| if i % 2 == 0 { 40.0 } else { 60.0 })
-            .collect();
+        let mut v = baseline();
         v.push(200.0);
         let s = compute(&v, Direction::HigherIsBetter, &Options::default());
         let last = s.points.last().unwrap();

@@ -96,7 +96,7 @@ pub(crate) enum Mode {
 pub(crate) struct RttWalkTable {
     pub events: Arc<dyn TableProvider>,
     pub mode: Mode,
-    pub cache: tokio::sync::OnceCell<Arc<datafusion::datasource::MemTable>>,
+    pub cache: crate::computed::Computed,
 }
 
 impl RttWalkTable {
@@ -104,7 +104,7 @@ impl RttWalkTable {
         RttWalkTable {
             events,
             mode,
-            cache: tokio::sync::OnceCell::new(),
+            cache: Default::default(),
         }
     }
 }
@@ -173,17 +173,13 @@ impl TableProvider for RttWalkTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let table = self
-            .cache
-            .get_or_try_init(|| async {
-                let plan = self.walk_plan(state, None, &[], None).await?;
-                let batches = datafusion::physical_plan::collect(plan, state.task_ctx()).await?;
-                Ok::<_, datafusion::error::DataFusionError>(Arc::new(
-                    datafusion::datasource::MemTable::try_new(self.schema(), vec![batches])?,
-                ))
-            })
-            .await?;
-        table.scan(state, projection, filters, limit).await
+        let walk = async {
+            let plan = self.walk_plan(state, None, &[], None).await?;
+            datafusion::physical_plan::collect(plan, state.task_ctx()).await
+        };
+        self.cache
+            .scan(self.schema(), walk, state, projection, filters, limit)
+            .await
     }
 }
 
