@@ -6,4 +6,5 @@ mod golden;
 mod load;
 mod published;
 mod quality;
+mod spc;
 mod support;

@@ -45,6 +45,9 @@ enum Command {
     Quality(commands::QualityArgs),
     /// Show a headline report for a month (see --list).
     Report(commands::ReportArgs),
+    /// A Making Data Count SPC chart of any series (a CSV file or a query),
+    /// as NHSRplotthedots computes it: CSV, JSON or SVG.
+    Spc(commands::SpcArgs),
     /// Serve the dashboards, returns, SQL and the API over HTTP.
     Serve(commands::ServeArgs),
     /// Make an access token (prints the token, and the configuration lines

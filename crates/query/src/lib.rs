@@ -7,6 +7,7 @@
 
 mod capped;
 pub mod computed;
+mod deadline;
 pub mod derived;
 mod guard;
 pub mod output;
@@ -16,6 +17,7 @@ mod sqlfile;
 mod tables;
 mod udf;
 
+pub use deadline::TimeLimit;
 pub use guard::{StatementLimits, PLANNING_STACK};
 pub use restrict::{pseudonym, Restriction};
 pub use rtt::{findings_schema, history_schema};
@@ -30,6 +32,7 @@ use datafusion::scalar::ScalarValue;
 use icsw_model::IcsConfig;
 use icsw_store::{AsAt, View, Warehouse};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Errors of the query layer. DataFusion's error is kept as the source,
 /// so a caller can tell a memory limit from a syntax error by its kind,
@@ -89,6 +92,17 @@ impl Error {
         matches!(self, Error::Query(_) | Error::Param(_) | Error::Refused(_))
     }
 
+    fn time_limit() -> Self {
+        Error::Execution(Box::new(datafusion::error::DataFusionError::External(
+            Box::new(TimeLimit),
+        )))
+    }
+
+    /// Whether the query ran past its time limit ([`TimeLimit`]).
+    pub fn is_time_limit(&self) -> bool {
+        matches!(self, Error::Execution(e) if deadline::is_time_limit(e.as_ref()))
+    }
+
     /// Whether the query ran out of its memory limit.
     pub fn is_memory_limit(&self) -> bool {
         matches!(self, Error::Execution(e)
@@ -132,6 +146,8 @@ pub struct WarehouseContext {
     view: Arc<View>,
     warehouse: Warehouse,
     limits: Limits,
+    /// When this session's query must have finished ([`Self::for_one_query`]).
+    deadline: Option<Instant>,
 }
 
 impl WarehouseContext {
@@ -172,6 +188,7 @@ impl WarehouseContext {
             view: Arc::new(view),
             warehouse: warehouse.clone(),
             limits: limits.clone(),
+            deadline: None,
         })
     }
 
@@ -212,13 +229,16 @@ impl WarehouseContext {
             view: self.view.clone(),
             warehouse: self.warehouse.clone(),
             limits: self.limits.clone(),
+            deadline: self.deadline,
         }
     }
 
     /// A copy for one query: the same tables and data, with a memory pool of
-    /// its own (`bytes`), so one query's use never starves another's. With a
-    /// limit nothing spills to disk: a query that needs more fails.
-    pub fn for_one_query(&self, bytes: Option<usize>) -> Result<Self> {
+    /// its own (`bytes`), so one query's use never starves another's, and a
+    /// time limit (`until`) that covers planning and every operator of the
+    /// plan ([`TimeLimit`]). With a memory limit nothing spills to disk: a
+    /// query that needs more fails.
+    pub fn for_one_query(&self, bytes: Option<usize>, until: Option<Instant>) -> Result<Self> {
         let mut runtime = RuntimeEnvBuilder::new()
             .with_object_store_registry(self.ctx.runtime_env().object_store_registry.clone());
         if let Some(b) = bytes {
@@ -227,10 +247,15 @@ impl WarehouseContext {
                     .with_mode(datafusion::execution::disk_manager::DiskManagerMode::Disabled),
             );
         }
-        let state = datafusion::execution::SessionStateBuilder::new_from_existing(self.ctx.state())
-            .with_runtime_env(Arc::new(runtime.build()?))
-            .build();
-        Ok(self.with_session(SessionContext::new_with_state(state)))
+        let mut state =
+            datafusion::execution::SessionStateBuilder::new_from_existing(self.ctx.state())
+                .with_runtime_env(Arc::new(runtime.build()?));
+        if let Some(at) = until {
+            state = state.with_physical_optimizer_rule(Arc::new(deadline::WithDeadline { at }));
+        }
+        let mut one = self.with_session(SessionContext::new_with_state(state.build()));
+        one.deadline = until;
+        Ok(one)
     }
 
     pub fn session(&self) -> &SessionContext {
@@ -252,16 +277,22 @@ impl WarehouseContext {
     }
 
     /// Plans a read-only query, within the session's statement limits
-    /// (checked first), on a thread with a stack ample for what passes.
+    /// (checked first), on a thread with a stack ample for what passes, and
+    /// within the session's time limit.
     pub async fn sql(&self, sql: &str) -> Result<DataFrame> {
         let ctx = self.ctx.clone();
         let limits = self.limits.statement.clone();
         let sql = sql.to_string();
-        guard::on_planning_thread(async move {
+        let planned = guard::on_planning_thread(async move {
             guard::check(&sql, &limits)?;
             Ok(ctx.sql_with_options(&sql, Self::read_only()).await?)
-        })
-        .await
+        });
+        match self.deadline {
+            None => planned.await,
+            Some(at) => tokio::time::timeout_at(at.into(), planned)
+                .await
+                .unwrap_or_else(|_| Err(Error::time_limit())),
+        }
     }
 
     /// Plans a read-only query with bound named parameters (`$name`).

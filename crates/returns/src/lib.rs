@@ -8,6 +8,7 @@
 
 mod completeness;
 mod reports;
+pub mod spc;
 
 pub use completeness::{completeness, TrustProvenance};
 pub use reports::{report, report_file, reports, ReportInfo};

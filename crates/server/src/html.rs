@@ -64,15 +64,20 @@ fn icon(letter: &str, fill: &str, title: &str) -> String {
     )
 }
 
-/// The variation icon of the latest point.
-pub fn variation_icon(t: PointType, d: Direction, last_above_mean: bool) -> String {
-    let hl = if last_above_mean { "H" } else { "L" };
+/// The variation icon of the latest point: H or L for the way its special
+/// cause points (`high`), a neutral measure included.
+pub fn variation_icon(t: PointType, d: Direction, high: bool) -> String {
+    let hl = if high { "H" } else { "L" };
     match t {
         PointType::CommonCause => icon("~", "#768692", "Common cause variation"),
         PointType::Improvement => icon(hl, "#005eb8", "Special cause variation: improvement"),
         PointType::Concern => icon(hl, "#ed8b00", "Special cause variation: concern"),
-        PointType::Neutral => icon(
-            hl,
+        PointType::NeutralHigh | PointType::NeutralLow => icon(
+            if t == PointType::NeutralHigh {
+                "H"
+            } else {
+                "L"
+            },
             "#330072",
             if d == Direction::Neither {
                 "Special cause variation"

@@ -131,6 +131,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/loads", get(api::loads))
         .route("/reports", get(api::report_list))
         .route("/reports/{name}", get(api::report))
+        .route("/dashboards/{name}/{panel}", get(dashboards::series))
         .route("/returns", get(returns::list_json))
         .route("/returns/{kind}/{file}", get(returns::download));
     Router::new()

@@ -82,7 +82,7 @@ pub async fn sql(
     let ctx = state
         .context(&snap, &p)
         .await?
-        .for_one_query(Some(opts.query_memory))?;
+        .for_one_query(Some(opts.query_memory), Some(deadline))?;
     let (start_tx, start_rx) = tokio::sync::oneshot::channel::<Start>();
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let audit = state.clone();
@@ -91,13 +91,23 @@ pub async fn sql(
     crate::admission::query_runtime().spawn(async move {
         let _permit = permit;
         let timeout = || ApiError::Timeout(opts.query_timeout.as_secs().max(1));
+        // The session stops the plan at the deadline (TimeLimit); the
+        // timers here only bound the waits between its polls.
+        let failed = |e: icsw_query::Error| {
+            if e.is_time_limit() {
+                timeout()
+            } else {
+                ApiError::from(e)
+            }
+        };
         let left = || deadline.saturating_duration_since(Instant::now());
         let query_sha256 = crate::access::sha256_hex(&body);
         let mut rows: u64 = 0;
         let planned = async {
             let mut df = tokio::time::timeout(left(), ctx.sql(&body))
                 .await
-                .map_err(|_| timeout())??;
+                .map_err(|_| timeout())?
+                .map_err(failed)?;
             let mut headers_out = vec![("content-type", format.content_type().to_string())];
             if matches!(format, Format::Json | Format::JsonLines) {
                 df = df.limit(0, Some(opts.json_rows))?;
@@ -106,13 +116,13 @@ pub async fn sql(
             let mut stream = tokio::time::timeout(left(), df.execute_stream())
                 .await
                 .map_err(|_| timeout())?
-                .map_err(ApiError::from)?;
+                .map_err(|e| failed(e.into()))?;
             // The first batch before answering, so that a query that fails
             // or runs past its limits gets a clear error and status.
             let first = match tokio::time::timeout(left(), stream.next()).await {
                 Err(_) => return Err(timeout()),
                 Ok(None) => None,
-                Ok(Some(Err(e))) => return Err(ApiError::from(e)),
+                Ok(Some(Err(e))) => return Err(failed(e.into())),
                 Ok(Some(Ok(b))) => Some(b),
             };
             Ok((headers_out, stream, first))

@@ -30,7 +30,7 @@ fn colour(t: PointType) -> RGBColor {
         PointType::CommonCause => NHS_MID_GREY,
         PointType::Improvement => NHS_BLUE,
         PointType::Concern => NHS_ORANGE,
-        PointType::Neutral => NHS_PURPLE,
+        PointType::NeutralHigh | PointType::NeutralLow => NHS_PURPLE,
     }
 }
 
@@ -55,7 +55,24 @@ fn draw(
     {
         let _ = root.fill(&WHITE);
         let n = spc.points.len();
-        if n == 0 {
+        let mut lo = f64::INFINITY;
+        let mut hi = f64::NEG_INFINITY;
+        for p in &spc.points {
+            for v in [p.value, Some(p.upper), Some(p.lower)]
+                .into_iter()
+                .flatten()
+            {
+                if v.is_finite() {
+                    lo = lo.min(v);
+                    hi = hi.max(v);
+                }
+            }
+        }
+        if let Some(t) = spc.target.filter(|t| t.is_finite()) {
+            lo = lo.min(t);
+            hi = hi.max(t);
+        }
+        if n == 0 || !lo.is_finite() || !hi.is_finite() {
             let _ = root.draw(&Text::new(
                 "No data",
                 (20, 20),
@@ -63,19 +80,12 @@ fn draw(
             ));
             return;
         }
-        let mut lo = f64::INFINITY;
-        let mut hi = f64::NEG_INFINITY;
-        for p in &spc.points {
-            for v in [p.value, p.upper, p.lower] {
-                lo = lo.min(v);
-                hi = hi.max(v);
-            }
-        }
-        if let Some(t) = spc.target {
-            lo = lo.min(t);
-            hi = hi.max(t);
-        }
-        let pad = ((hi - lo) * 0.08).max(1e-9);
+        // A flat series still gets an axis of some height.
+        let pad = if hi - lo > 1e-9 * hi.abs().max(1.0) {
+            (hi - lo) * 0.08
+        } else {
+            hi.abs().max(1.0) * 0.1
+        };
         let (lo, hi) = (lo - pad, hi + pad);
         let scale = if style.percent { 100.0 } else { 1.0 };
         let chart = ChartBuilder::on(root)
@@ -125,6 +135,11 @@ fn draw(
             }
             let p = &spc.points[start];
             let (a, b) = (start as f64 - 0.4, end as f64 + 0.4);
+            if !p.mean.is_finite() {
+                // A segment of gaps only has no mean or limits to draw.
+                start = end + 1;
+                continue;
+            }
             let dashed = |y: f64| {
                 DashedLineSeries::new(vec![(a, y), (b, y)], 6, 4, NHS_DARK_GREY.stroke_width(1))
             };
@@ -134,6 +149,14 @@ fn draw(
                 vec![(a, p.mean), (b, p.mean)],
                 NHS_DARK_GREY.stroke_width(1),
             ));
+            if p.trial {
+                // Fewer than 12 points: the segment's limits are trial limits.
+                let _ = chart.draw_series(std::iter::once(Text::new(
+                    "trial limits",
+                    (a, p.upper),
+                    ("sans-serif", 11).into_font().color(&NHS_DARK_GREY),
+                )));
+            }
             start = end + 1;
         }
         if let Some(t) = spc.target {
@@ -142,18 +165,63 @@ fn draw(
                 NHS_RED.stroke_width(2),
             ));
         }
-        let _ = chart.draw_series(LineSeries::new(
-            spc.points
-                .iter()
-                .enumerate()
-                .map(|(i, p)| (i as f64, p.value)),
-            NHS_MID_GREY.stroke_width(2),
-        ));
-        let _ = chart.draw_series(
-            spc.points
-                .iter()
-                .enumerate()
-                .map(|(i, p)| Circle::new((i as f64, p.value), 4, colour(p.point_type).filled())),
+        // The line is broken at a gap (a missing value is not a 0).
+        let mut run: Vec<(f64, f64)> = Vec::new();
+        for (i, p) in spc.points.iter().enumerate() {
+            match p.value {
+                Some(v) => run.push((i as f64, v)),
+                None => {
+                    let _ = chart.draw_series(LineSeries::new(
+                        std::mem::take(&mut run),
+                        NHS_MID_GREY.stroke_width(2),
+                    ));
+                }
+            }
+        }
+        let _ = chart.draw_series(LineSeries::new(run, NHS_MID_GREY.stroke_width(2)));
+        let _ = chart.draw_series(spc.points.iter().enumerate().filter_map(|(i, p)| {
+            Some(Circle::new(
+                (i as f64, p.value?),
+                4,
+                colour(p.point_type).filled(),
+            ))
+        }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{compute, Direction, Options};
+
+    fn style() -> ChartStyle {
+        ChartStyle {
+            title: "t".into(),
+            y_label: String::new(),
+            width: 300,
+            height: 200,
+            percent: false,
+        }
+    }
+
+    #[test]
+    fn gaps_only_and_flat_series_are_drawn() {
+        let labels: Vec<String> = (0..4).map(|i| i.to_string()).collect();
+        let gaps = compute(&[None; 4], Direction::Neither, &Options::default()).unwrap();
+        assert!(render_svg(&gaps, &labels, &style()).contains("No data"));
+        let flat = compute(&[Some(0.0); 4], Direction::Neither, &Options::default()).unwrap();
+        assert!(render_svg(&flat, &labels, &style()).contains("<circle"));
+        let some = compute(
+            &[Some(1.0), None, Some(3.0), Some(2.0)],
+            Direction::Neither,
+            &Options::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            render_svg(&some, &labels, &style())
+                .matches("<circle")
+                .count(),
+            3
         );
     }
 }

@@ -8,6 +8,7 @@ mod quality;
 mod report;
 mod returns;
 mod serve;
+mod spc;
 mod sql;
 
 pub use demo::DemoArgs;
@@ -17,6 +18,7 @@ pub use quality::QualityArgs;
 pub use report::ReportArgs;
 pub use returns::ReturnArgs;
 pub use serve::{ServeArgs, TokenArgs};
+pub use spc::SpcArgs;
 pub use sql::SqlArgs;
 
 use crate::{Cli, Command, Failure};
@@ -103,6 +105,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Return(a) => returns::run(&warehouse()?, &config, a).await?,
         Command::Quality(a) => quality::run(&warehouse()?, &config, a).await?,
         Command::Report(a) => report::run(&warehouse()?, &config, a).await?,
+        Command::Spc(a) => spc::run(warehouse, &config, a).await?,
         Command::Serve(a) => {
             serve::serve(warehouse()?, config, &a.serve, Some(a.landing.clone())).await?
         }

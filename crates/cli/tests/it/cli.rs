@@ -518,3 +518,116 @@ fn tokens_are_made_for_the_configuration_and_serve_refuses_to_listen_openly() {
     assert!(audit.contains("\"token\":\"ryj-analysts\""));
     assert!(!audit.contains(&token));
 }
+
+#[test]
+fn spc_charts_a_csv_with_a_gap_a_constant_baseline_and_a_trend_below_the_mean() {
+    let dir = tempfile::tempdir().unwrap();
+    let month = |i: usize| format!("{}-{:02}-01", 2024 + i / 12, i % 12 + 1);
+    let mut csv = String::from("month,series,value\n");
+    // "gap": 40, 60, ... with month 7 missing (an empty cell), 13 months.
+    for i in 0..13 {
+        let v = if i == 6 {
+            String::new()
+        } else {
+            (if i % 2 == 0 { 40 } else { 60 }).to_string()
+        };
+        csv.push_str(&format!("{},gap,{v}\n", month(i)));
+    }
+    // "flat": twelve 10s, then 11, 9, 12.
+    for (i, v) in [10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 11, 9, 12]
+        .iter()
+        .enumerate()
+    {
+        csv.push_str(&format!("{},flat,{v}\n", month(i)));
+    }
+    // "trend": twelve months alternating 40 and 60, then 30, 31, ... 36.
+    for i in 0..19 {
+        let v = if i < 12 {
+            if i % 2 == 0 {
+                40
+            } else {
+                60
+            }
+        } else {
+            30 + (i - 12)
+        };
+        csv.push_str(&format!("{},trend,{v}\n", month(i)));
+    }
+    std::fs::write(dir.path().join("series.csv"), csv).unwrap();
+    let out = ok(
+        dir.path(),
+        &[
+            "spc",
+            "--csv",
+            "series.csv",
+            "--x",
+            "month",
+            "--y",
+            "value",
+            "--facet",
+            "series",
+            "--fix-after",
+            "12",
+            "--format",
+            "json",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let points: Vec<&serde_json::Value> = v["points"].as_array().unwrap().iter().collect();
+    let of = |f: &str| -> Vec<&serde_json::Value> {
+        points.iter().copied().filter(|p| p["f"] == f).collect()
+    };
+    // The gap is null, not 0, and takes no part: limits from the 11 values
+    // of the first 12 months (five 40s, six 60s: mean 560 / 11), moving
+    // ranges all 20 (none across the gap), so 560 / 11 +- 2.66 x 20.
+    let gap = of("gap");
+    assert_eq!(gap.len(), 13);
+    assert!(gap[6]["y"].is_null());
+    assert!(gap[6]["relative_to_mean"].is_null());
+    assert_eq!(gap[6]["point_type"], "common_cause");
+    let mean = gap[0]["mean_col"].as_f64().unwrap();
+    assert!((mean - 560.0 / 11.0).abs() < 1e-9, "{mean}");
+    assert!((gap[0]["upl"].as_f64().unwrap() - (560.0 / 11.0 + 53.2)).abs() < 1e-9);
+    assert!(gap.iter().all(|p| p["point_type"] == "common_cause"));
+    // A constant baseline has no width: nothing after it is special cause.
+    let flat = of("flat");
+    assert!(flat
+        .iter()
+        .all(|p| p["point_type"] == "common_cause" && p["special_cause_flag"] == false));
+    // Seven rising points below the mean (50, limits 50 +- 53.2 from the
+    // first twelve): a trend, and rising is improvement (higher is better,
+    // the default) whichever side of the mean it lies on.
+    let trend = of("trend");
+    for p in &trend[12..] {
+        assert!(p["y"].as_f64().unwrap() < p["mean_col"].as_f64().unwrap());
+        assert_eq!(p["special_cause_type"], "7 Point Trend (Increasing)");
+        assert_eq!(p["point_type"], "special_cause_improvement");
+    }
+    assert!(trend[..12]
+        .iter()
+        .all(|p| p["point_type"] == "common_cause"));
+    let summary = v["summary"].as_array().unwrap();
+    assert_eq!(summary.len(), 3);
+    let t = summary.iter().find(|s| s["f"] == "trend").unwrap();
+    assert_eq!(t["variation_type"], "special_cause_improvement");
+    assert_eq!(t["special_cause_improvement"], 7);
+    // Fixing after fewer than 12 points is refused, exit 2.
+    let o = icsw(
+        dir.path(),
+        &[
+            "spc",
+            "--csv",
+            "series.csv",
+            "--x",
+            "month",
+            "--y",
+            "value",
+            "--facet",
+            "series",
+            "--fix-after",
+            "6",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("12 points"));
+}

@@ -219,20 +219,97 @@ pub async fn page(
         .find(|(n, _)| *n == name)
         .ok_or(ApiError::NotFound)?;
     let snap = state.snapshot().await?;
-    // The series: one trust, or the ICS. A trust-scoped token sees its own.
+    let (trust, period) = asked(&state, &p, &q)?;
+    let page = rendered(&state, &snap, &p, &name, dash, trust, period, false).await?;
+    Ok(page.respond(&headers))
+}
+
+/// The series a page or panel shows (one trust, or the ICS; a trust-scoped
+/// token sees its own) and the month asked for.
+fn asked(
+    state: &AppState,
+    p: &Principal,
+    q: &PageQuery,
+) -> ApiResult<(Option<String>, Option<Month>)> {
     let asked = q.trust.as_deref().filter(|t| !t.is_empty() && *t != "ICS");
     if let Some(t) = asked {
         if state.config.trust(t).is_none() {
             return Err(ApiError::bad("bad_request", format!("no trust {t}")));
         }
     }
-    let trust = crate::trust_asked(&p, asked)?;
+    let trust = crate::trust_asked(p, asked)?;
     let period = match &q.period {
         Some(m) if !m.is_empty() => Some(crate::month(m)?),
         _ => None,
     };
-    let page = rendered(&state, &snap, &p, &name, dash, trust, period, false).await?;
-    Ok(page.respond(&headers))
+    Ok((trust, period))
+}
+
+/// The trust and month a page shows by default: a trust-scoped principal's
+/// own first trust, the latest complete month; and that latest month.
+fn defaults(
+    snap: &Snapshot,
+    p: &Principal,
+    trust: Option<String>,
+    period: Option<Month>,
+) -> (Option<String>, Month, Option<Month>) {
+    let trust = trust.or_else(|| p.trusts.as_ref()?.first().cloned());
+    let latest = snap.full.view().latest_complete_month();
+    let period = period
+        .or(latest)
+        .unwrap_or_else(|| Month::of(chrono::Utc::now().date_naive()).prev());
+    (trust, period, latest)
+}
+
+/// One SPC panel's series as JSON, with the fields NHSRplotthedots gives
+/// each point (`/api/dashboards/{name}/{panel}.json?trust=&period=`), for
+/// Power BI or a web page to draw its own chart; managers get it with
+/// their suppression, as their page shows it.
+pub async fn series(
+    State(state): State<Arc<AppState>>,
+    Auth(p, _): Auth<need::Dashboards>,
+    headers: HeaderMap,
+    Path((name, file)): Path<(String, String)>,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Response> {
+    let (_, dash) = dashboards()
+        .iter()
+        .find(|(n, _)| *n == name)
+        .ok_or(ApiError::NotFound)?;
+    let id = file.strip_suffix(".json").ok_or(ApiError::NotFound)?;
+    let panel = dash
+        .panels
+        .iter()
+        .find(|x| x.value == id && x.chart == Chart::Spc)
+        .ok_or(ApiError::NotFound)?;
+    let snap = state.snapshot().await?;
+    let (trust, period) = asked(&state, &p, &q)?;
+    let (trust, period, _) = defaults(&snap, &p, trust, period);
+    let key = format!(
+        "json|{name}|{id}|{trust:?}|{period}|{}",
+        AppState::scope_key(&p)
+    );
+    let body = match snap.cached(&key) {
+        Some(c) => c,
+        None => {
+            let ctx = state.context(&snap, &p).await?;
+            let json = panels::series_json(
+                &state,
+                &ctx,
+                &name,
+                panel,
+                trust.as_deref(),
+                period,
+                p.suppressed(),
+            )
+            .await?;
+            snap.keep(
+                key,
+                Cached::new("application/json", json.into_bytes(), vec![]),
+            )
+        }
+    };
+    Ok(body.respond(&headers))
 }
 
 /// A dashboard page as `p` sees it (the ICS, or `trust`; a trust-scoped
@@ -250,11 +327,7 @@ async fn rendered(
     period: Option<Month>,
     warming: bool,
 ) -> ApiResult<Arc<Cached>> {
-    let trust = trust.or_else(|| p.trusts.as_ref()?.first().cloned());
-    let latest = snap.full.view().latest_complete_month();
-    let period = period
-        .or(latest)
-        .unwrap_or_else(|| Month::of(chrono::Utc::now().date_naive()).prev());
+    let (trust, period, latest) = defaults(snap, p, trust, period);
     let key = format!("dash|{name}|{trust:?}|{period}|{}", AppState::scope_key(p));
     if let Some(c) = snap.cached(&key) {
         if !warming {

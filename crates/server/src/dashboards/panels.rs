@@ -84,20 +84,7 @@ pub(super) async fn render(
     suppressed: bool,
     own_trusts: Option<&[String]>,
 ) -> ApiResult<String> {
-    let mut from = period;
-    for _ in 1..MONTHS {
-        from = from.prev();
-    }
-    let params = [
-        (
-            "month_from",
-            ScalarValue::Date32(Some(icsw_model::london::date_to_day(from.first_day()))),
-        ),
-        (
-            "month_to",
-            ScalarValue::Date32(Some(icsw_model::london::date_to_day(period.last_day()))),
-        ),
-    ];
+    let params = month_params(period);
     let series = trust.unwrap_or("ICS");
     // Per query: its exact rows, and (for managers) the rows as shown.
     let mut results: HashMap<String, (Rows, Option<Rows>)> = HashMap::new();
@@ -112,43 +99,14 @@ a point whose count is * is not drawn. The SPC signals and icons are those of th
     }
     for panel in &dash.panels {
         if !results.contains_key(&panel.sql) {
-            let f = sql_file(&panel.sql)?;
-            let given: Vec<(&str, ScalarValue)> = params
-                .iter()
-                .filter(|(n, _)| f.params.iter().any(|p| p.name == *n))
-                .cloned()
-                .collect();
-            let df = ctx.file(&f, &given).await?;
-            let schema = df.schema().as_arrow().clone();
-            let batches = df.collect().await?;
-            let exact = Rows::from(&schema, &batches)?;
-            let shown = if suppressed {
-                let b = crate::disclosure::for_managers(batches, &crate::disclosure::rates(&f))?;
-                let schema = b.first().map_or(schema, |b| b.schema().as_ref().clone());
-                Some(Rows::from(&schema, &b)?)
-            } else {
-                None
-            };
-            results.insert(panel.sql.clone(), (exact, shown));
+            let r = query_rows(ctx, panel, &params, suppressed).await?;
+            results.insert(panel.sql.clone(), r);
         }
         let (rows, shown) = &results[&panel.sql];
         let shown = shown.as_ref();
         // A trust early in a go-live may send only some feeds: say which
         // this panel lacks, rather than draw a chart of nothing.
-        let missing = panel
-            .coverage
-            .map(|kind| missing_feeds(ctx.view(), &state.config, kind, trust))
-            .unwrap_or_default();
-        if !missing.is_empty() || rows.cells.is_empty() {
-            let why = if missing.is_empty() {
-                "No data for these months.".to_string()
-            } else {
-                format!(
-                    "No data: {} not loaded{}.",
-                    missing.join(", "),
-                    trust.map(|t| format!(" for {t}")).unwrap_or_default()
-                )
-            };
+        if let Some(why) = no_data(state, ctx.view(), panel, rows, trust) {
             body.push_str(&format!(
                 "<section class=\"panel\"><h2>{}</h2><p class=\"note\">{}</p></section>",
                 html::esc(&panel.title),
@@ -167,6 +125,140 @@ limits; runs of 7 rising or falling; 2 of 3 close to a limit; runs of 7 on one s
         ctx.view().version
     ));
     Ok(html::page(&dash.title, &body))
+}
+
+/// The parameters of a dashboard query: the 24 months to `period`.
+fn month_params(period: Month) -> [(&'static str, ScalarValue); 2] {
+    let mut from = period;
+    for _ in 1..MONTHS {
+        from = from.prev();
+    }
+    [
+        (
+            "month_from",
+            ScalarValue::Date32(Some(icsw_model::london::date_to_day(from.first_day()))),
+        ),
+        (
+            "month_to",
+            ScalarValue::Date32(Some(icsw_model::london::date_to_day(period.last_day()))),
+        ),
+    ]
+}
+
+/// A panel query's exact rows, and (for managers) the rows as shown.
+async fn query_rows(
+    ctx: &WarehouseContext,
+    panel: &Panel,
+    params: &[(&str, ScalarValue)],
+    suppressed: bool,
+) -> ApiResult<(Rows, Option<Rows>)> {
+    let f = sql_file(&panel.sql)?;
+    let given: Vec<(&str, ScalarValue)> = params
+        .iter()
+        .filter(|(n, _)| f.params.iter().any(|p| p.name == *n))
+        .cloned()
+        .collect();
+    let df = ctx.file(&f, &given).await?;
+    let schema = df.schema().as_arrow().clone();
+    let batches = df.collect().await?;
+    let exact = Rows::from(&schema, &batches)?;
+    let shown = if suppressed {
+        let b = crate::disclosure::for_managers(batches, &crate::disclosure::rates(&f))?;
+        let schema = b.first().map_or(schema, |b| b.schema().as_ref().clone());
+        Some(Rows::from(&schema, &b)?)
+    } else {
+        None
+    };
+    Ok((exact, shown))
+}
+
+/// Why a panel has nothing to chart (feeds not loaded, or no rows), if so.
+fn no_data(
+    state: &AppState,
+    view: &icsw_store::View,
+    panel: &Panel,
+    rows: &Rows,
+    trust: Option<&str>,
+) -> Option<String> {
+    let missing = panel
+        .coverage
+        .map(|kind| missing_feeds(view, &state.config, kind, trust))
+        .unwrap_or_default();
+    if !missing.is_empty() {
+        Some(format!(
+            "No data: {} not loaded{}.",
+            missing.join(", "),
+            trust.map(|t| format!(" for {t}")).unwrap_or_default()
+        ))
+    } else if rows.cells.is_empty() {
+        Some("No data for these months.".to_string())
+    } else {
+        None
+    }
+}
+
+/// One SPC panel's series as JSON (`/api/dashboards/{name}/{panel}.json`):
+/// per point the columns of NHSRplotthedots' `ptd_spc()` and a summary, as
+/// the chart draws them (for managers, from the values shown).
+pub(super) async fn series_json(
+    state: &AppState,
+    ctx: &WarehouseContext,
+    name: &str,
+    panel: &Panel,
+    trust: Option<&str>,
+    period: Month,
+    suppressed: bool,
+) -> ApiResult<String> {
+    let (rows, shown) = query_rows(ctx, panel, &month_params(period), suppressed).await?;
+    let series = trust.unwrap_or("ICS");
+    let (table, left_out, why) = match no_data(state, ctx.view(), panel, &rows, trust) {
+        Some(why) => (icsw_spc::table::Table::of(&[]), Vec::new(), Some(why)),
+        None => {
+            let s = panel_series(state, ctx.view(), panel, &rows, shown.as_ref(), series)?;
+            let n = s.labels.len();
+            let chart = icsw_spc::table::Faceted {
+                facet: series.to_string(),
+                x: s.labels,
+                rebase_group: vec![0; n],
+                fix_after: None,
+                spc: s.spc,
+            };
+            (icsw_spc::table::Table::of(&[chart]), s.left_out, None)
+        }
+    };
+    // A struct, not a json! map, so that each point's fields keep their order.
+    #[derive(serde::Serialize)]
+    struct Series<'a> {
+        dashboard: &'a str,
+        panel: &'a str,
+        title: &'a str,
+        trust: &'a str,
+        period: String,
+        improvement: icsw_spc::Direction,
+        percent: bool,
+        suppressed: bool,
+        version: u64,
+        no_data: Option<String>,
+        left_out: Vec<String>,
+        points: Vec<icsw_spc::table::PointRow>,
+        summary: Vec<icsw_spc::table::SummaryRow>,
+    }
+    let body = Series {
+        dashboard: name,
+        panel: &panel.value,
+        title: &panel.title,
+        trust: series,
+        period: period.to_string(),
+        improvement: icsw_spc::Direction::from(panel.improvement),
+        percent: panel.percent,
+        suppressed,
+        version: ctx.view().version,
+        no_data: why,
+        left_out,
+        points: table.points,
+        summary: table.summary,
+    };
+    serde_json::to_string_pretty(&body).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 /// The feeds a return kind is made from that no trust in scope (one, or
@@ -285,14 +377,24 @@ fn chart_svg(svg: String) -> String {
     }
 }
 
-fn spc_panel(
+/// An SPC panel's series as charted: the months, the chart (for managers
+/// drawn from the values shown, with the signals of the exact series) and
+/// the months left out as not wholly covered.
+struct PanelSeries {
+    which: Vec<usize>,
+    labels: Vec<String>,
+    spc: icsw_spc::Spc,
+    left_out: Vec<String>,
+}
+
+fn panel_series(
     state: &AppState,
     view: &icsw_store::View,
     panel: &Panel,
     rows: &Rows,
     shown: Option<&Rows>,
     series: &str,
-) -> ApiResult<String> {
+) -> ApiResult<PanelSeries> {
     let (Some(pc), Some(mc), Some(vc)) = (
         rows.col("provider"),
         rows.col("month"),
@@ -332,28 +434,67 @@ fn spc_panel(
         });
     }
     let labels: Vec<String> = which.iter().map(|&r| rows.cells[r][mc].clone()).collect();
-    let values: Vec<f64> = which
-        .iter()
-        .map(|&r| rows.numbers[r][vc].unwrap_or(0.0))
-        .collect();
+    // A null is a gap in the chart, never a 0.
+    let values: Vec<Option<f64>> = which.iter().map(|&r| rows.numbers[r][vc]).collect();
     let direction = Direction::from(panel.improvement);
-    let t = panel.target.map(|k| k.value(&state.config));
     let options = icsw_spc::Options {
-        target: t,
+        target: panel.target.map(|k| k.value(&state.config)),
         ..Default::default()
     };
-    let exact = icsw_spc::compute(&values, direction, &options);
-    let last_above = exact.points.last().is_some_and(|p| p.value > p.mean);
-    // For managers the points drawn are the values shown (a * is not
-    // drawn), with the signals of the exact series.
-    let (labels, spc) = match shown {
-        None => (labels, exact),
+    let exact = icsw_spc::compute(&values, direction, &options)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let spc = match shown {
+        None => exact,
         Some(shown) => {
             let shown: Vec<Option<f64>> = which.iter().map(|&r| shown.numbers[r][vc]).collect();
-            let (kept, drawn) = drawn_series(&exact, &shown, direction, &options);
-            (kept.iter().map(|&i| labels[i].clone()).collect(), drawn)
+            drawn_series(&exact, &shown, direction, &options)?
         }
     };
+    Ok(PanelSeries {
+        which,
+        labels,
+        spc,
+        left_out,
+    })
+}
+
+/// The series a manager's chart draws: the values as shown (a withheld
+/// one is a gap), with limits from them, and the special-cause signals
+/// and icons of the exact series.
+fn drawn_series(
+    exact: &icsw_spc::Spc,
+    shown: &[Option<f64>],
+    direction: Direction,
+    options: &icsw_spc::Options,
+) -> ApiResult<icsw_spc::Spc> {
+    let mut drawn = icsw_spc::compute(shown, direction, options)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    for (p, e) in drawn.points.iter_mut().zip(&exact.points) {
+        (p.point_type, p.rule, p.trend) = match p.value {
+            Some(_) => (e.point_type, e.rule, e.trend),
+            None => (icsw_spc::PointType::CommonCause, None, 0),
+        };
+    }
+    drawn.variation = exact.variation;
+    drawn.assurance = exact.assurance;
+    Ok(drawn)
+}
+
+fn spc_panel(
+    state: &AppState,
+    view: &icsw_store::View,
+    panel: &Panel,
+    rows: &Rows,
+    shown: Option<&Rows>,
+    series: &str,
+) -> ApiResult<String> {
+    let PanelSeries {
+        which,
+        labels,
+        spc,
+        left_out,
+    } = panel_series(state, view, panel, rows, shown, series)?;
+    let direction = Direction::from(panel.improvement);
     let svg = icsw_spc::render_svg(
         &spc,
         &labels,
@@ -369,9 +510,10 @@ fn spc_panel(
             percent: panel.percent,
         },
     );
+    let high = spc.latest().is_some_and(|p| p.high_or_low() > 0);
     let mut s = format!(
         "<section class=\"panel\"><div class=\"icons\">{}{}</div><h2>{}</h2>",
-        html::variation_icon(spc.variation, direction, last_above),
+        html::variation_icon(spc.variation, direction, high),
         html::assurance_icon(spc.assurance),
         html::esc(&panel.title)
     );
@@ -381,10 +523,10 @@ fn spc_panel(
             html::esc(&left_out.join(", "))
         ));
     }
-    if spc.trial_limits && !values.is_empty() {
+    if spc.trial_limits && !labels.is_empty() {
         s.push_str("<p class=\"note\">Fewer than 12 points: the limits are trial limits.</p>");
     }
-    if let Some(t) = t {
+    if let Some(t) = spc.target {
         s.push_str(&format!(
             "<p class=\"note\">Target: {}</p>",
             if panel.percent {
@@ -403,27 +545,6 @@ fn spc_panel(
     ));
     s.push_str("</section>");
     Ok(s)
-}
-
-/// The series a manager's chart draws: the values as shown (a withheld
-/// one is not drawn), with limits from them, and the special-cause signals
-/// and icons of the exact series. Returns the positions kept.
-fn drawn_series(
-    exact: &icsw_spc::Spc,
-    shown: &[Option<f64>],
-    direction: Direction,
-    options: &icsw_spc::Options,
-) -> (Vec<usize>, icsw_spc::Spc) {
-    let kept: Vec<usize> = (0..shown.len()).filter(|&i| shown[i].is_some()).collect();
-    let values: Vec<f64> = kept.iter().filter_map(|&i| shown[i]).collect();
-    let mut drawn = icsw_spc::compute(&values, direction, options);
-    for (p, &i) in drawn.points.iter_mut().zip(&kept) {
-        p.point_type = exact.points[i].point_type;
-        p.rule = exact.points[i].rule;
-    }
-    drawn.variation = exact.variation;
-    drawn.assurance = exact.assurance;
-    (kept, drawn)
 }
 
 fn bar_panel(panel: &Panel, rows: &Rows, trust: Option<&str>) -> ApiResult<String> {
@@ -504,17 +625,19 @@ mod tests {
             .map(|v| crate::disclosure::shown(*v as i64))
             .collect();
         let options = icsw_spc::Options::default();
-        let exact = icsw_spc::compute(&exact_values, Direction::LowerIsBetter, &options);
-        let (kept, drawn) = drawn_series(&exact, &shown, Direction::LowerIsBetter, &options);
-        // The 3 is shown as *, so not drawn; every drawn value is a shown one.
-        assert_eq!(kept, vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12]);
-        let values: Vec<f64> = drawn.points.iter().map(|p| p.value).collect();
+        let exact_in: Vec<Option<f64>> = exact_values.iter().copied().map(Some).collect();
+        let exact = icsw_spc::compute(&exact_in, Direction::LowerIsBetter, &options).unwrap();
+        let drawn = drawn_series(&exact, &shown, Direction::LowerIsBetter, &options).unwrap();
+        // The 3 is shown as *, so it is a gap; every drawn value is a shown one.
+        let values: Vec<Option<f64>> = drawn.points.iter().map(|p| p.value).collect();
+        assert_eq!(values, shown);
+        assert_eq!(values[10], None);
         assert_eq!(
-            values,
-            vec![40.0, 40.0, 40.0, 40.0, 40.0, 40.0, 45.0, 35.0, 40.0, 40.0, 40.0, 95.0]
+            drawn.points[10].point_type,
+            icsw_spc::PointType::CommonCause
         );
         // The signals are the exact series' (the jump is special cause).
-        assert_eq!(drawn.points[11].point_type, exact.points[12].point_type);
+        assert_eq!(drawn.points[12].point_type, exact.points[12].point_type);
         assert_ne!(
             exact.points[12].point_type,
             icsw_spc::PointType::CommonCause

@@ -848,3 +848,86 @@ fn dashboards_are_rendered_before_the_first_request() {
         "{m}"
     );
 }
+
+#[test]
+fn each_spc_panel_is_a_json_series_with_the_managers_suppression() {
+    let path = "/api/dashboards/ae/attendances.json?trust=RYJ";
+    let exact = get(path, "admin").json();
+    let shown = get(path, "manager").json();
+    assert_eq!(exact["panel"], "attendances");
+    assert_eq!(exact["trust"], "RYJ");
+    assert_eq!(exact["suppressed"], false);
+    assert_eq!(shown["suppressed"], true);
+    let (e, s) = (
+        exact["points"].as_array().unwrap(),
+        shown["points"].as_array().unwrap(),
+    );
+    assert!(!e.is_empty());
+    assert_eq!(e.len(), s.len());
+    // NHSRplotthedots' ptd_spc() columns, in its order.
+    for p in e {
+        let mut keys: Vec<&str> = p.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut want = icsw_spc::table::POINT_COLUMNS.to_vec();
+        keys.sort_unstable();
+        want.sort_unstable();
+        assert_eq!(keys, want);
+    }
+    let text = get(path, "admin").text();
+    let first = &text[text.find("\"points\"").unwrap()..];
+    let first = &first[..first.find('}').unwrap()];
+    let at: Vec<usize> = icsw_spc::table::POINT_COLUMNS
+        .iter()
+        .map(|c| first.find(&format!("\"{c}\":")).unwrap())
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{first}");
+    for (pe, ps) in e.iter().zip(s) {
+        assert_eq!(pe["x"], ps["x"]);
+        let n = pe["y"].as_f64().unwrap() as i64;
+        // The manager's value is the one shown (a * is a gap), and the
+        // signals are the exact series'.
+        match suppressed(n).parse::<f64>() {
+            Ok(v) => {
+                assert_eq!(ps["y"].as_f64(), Some(v), "{pe} / {ps}");
+                assert_eq!(ps["point_type"], pe["point_type"]);
+            }
+            Err(_) => {
+                assert!(ps["y"].is_null());
+                assert_eq!(ps["point_type"], "common_cause");
+            }
+        }
+    }
+    assert_eq!(exact["summary"].as_array().unwrap().len(), 1);
+    // A rate is from the counts shown: the JSON agrees with the page.
+    let pct = get(
+        "/api/dashboards/ae/pct_within_4_hours.json?trust=RYJ",
+        "manager",
+    )
+    .json();
+    assert_eq!(pct["percent"], true);
+    assert!(pct["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["y"].is_null() || p["y"].as_f64().is_some_and(|y| (0.0..=1.0).contains(&y))));
+    // No such panel, a bar panel, no .json; another trust for a scoped token.
+    for bad in [
+        "/api/dashboards/ae/nope.json",
+        "/api/dashboards/nope/attendances.json",
+        "/api/dashboards/quality/findings.json",
+        "/api/dashboards/ae/attendances",
+    ] {
+        assert_eq!(get(bad, "admin").status, 404, "{bad}");
+    }
+    assert_eq!(
+        get(
+            "/api/dashboards/ae/attendances.json?trust=RQM",
+            "manager_ryj"
+        )
+        .status,
+        403
+    );
+    assert_eq!(
+        get("/api/dashboards/ae/attendances.json", "commissioner").status,
+        403
+    );
+}
