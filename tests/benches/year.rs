@@ -238,7 +238,7 @@ fn hostile() -> Vec<String> {
         vec!["SELECT 1 AS x"; 5000].join(" UNION ALL "),
         // Stopped by the time limit (30 s), inside a plan that never yields.
         "SELECT a.value * b.value AS v FROM generate_series(1, 100000) a, \
-         generate_series(1, 20000) b ORDER BY v DESC LIMIT 3"
+         generate_series(1, 100000) b ORDER BY v DESC LIMIT 3"
             .into(),
         "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r"
             .into(),

@@ -51,8 +51,19 @@ const CAPPED: &[(&str, Growth)] = &[
     ("levenshtein", Growth::Levenshtein),
 ];
 
-/// Wraps the session's own functions of [`CAPPED`].
+/// Functions that build an array of any length from a few small
+/// arguments (`array_repeat(x, 1e9)`, `range(1e9)`): not offered at all, as
+/// no argument bounds what they build cheaply enough to check. The table
+/// function `generate_series` (a source of rows, under the memory pool and
+/// the time limit) stays.
+const UNBOUNDED: &[&str] = &["array_repeat", "array_resize", "range", "generate_series"];
+
+/// Wraps the session's own functions of [`CAPPED`], and takes away those
+/// of [`UNBOUNDED`].
 pub(crate) fn register(ctx: &SessionContext) {
+    for name in UNBOUNDED {
+        ctx.deregister_udf(name);
+    }
     for (name, growth) in CAPPED {
         if let Some(inner) = ctx
             .udf(name)

@@ -1,8 +1,8 @@
 //! The time limit inside the plan. A query's physical plan is rewritten,
 //! last of the optimizer rules, so that every operator's output passes
 //! through a [`Deadline`] that checks the clock each time it is polled:
-//! once the limit has passed the next poll anywhere in the plan returns
-//! [`TimeLimit`], the error travels up and the stream is dropped, which
+//! once the limit has passed (or the query is cancelled) the next poll
+//! anywhere in the plan returns [`TimeLimit`] (or [`Cancelled`]), the error travels up and the stream is dropped, which
 //! stops the work (not only the wait). A timer outside the plan cannot do
 //! this for operators that never yield (a cross join feeding an aggregate
 //! produces batch after batch in one poll), because it is never woken.
@@ -21,6 +21,7 @@ use datafusion::physical_plan::{
 };
 use futures::{Stream, StreamExt};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -30,11 +31,17 @@ use std::time::Instant;
 #[error("the query ran past its time limit")]
 pub struct TimeLimit;
 
-/// Whether `e` (or an error it was caused by) is the time limit.
-pub fn is_time_limit(e: &(dyn std::error::Error + 'static)) -> bool {
+/// The error a plan returns once it has been cancelled (a client's cancel
+/// request).
+#[derive(Debug, thiserror::Error)]
+#[error("the query was cancelled")]
+pub struct Cancelled;
+
+/// Whether `e` (or an error it was caused by) is a `T`.
+pub fn caused_by<T: std::error::Error + 'static>(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(e) = next {
-        if e.is::<TimeLimit>() {
+        if e.is::<T>() {
             return true;
         }
         next = e.source();
@@ -42,10 +49,33 @@ pub fn is_time_limit(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// When a plan must stop: at a time, or when a flag is raised.
+#[derive(Clone, Debug)]
+pub(crate) struct Stop {
+    pub at: Option<Instant>,
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+impl Stop {
+    fn check(&self) -> Result<()> {
+        if self
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+        {
+            return Err(DataFusionError::External(Box::new(Cancelled)));
+        }
+        if self.at.is_some_and(|at| Instant::now() >= at) {
+            return Err(DataFusionError::External(Box::new(TimeLimit)));
+        }
+        Ok(())
+    }
+}
+
 /// The optimizer rule that puts a [`Deadline`] above every operator.
 #[derive(Debug)]
 pub(crate) struct WithDeadline {
-    pub at: Instant,
+    pub stop: Stop,
 }
 
 impl PhysicalOptimizerRule for WithDeadline {
@@ -54,9 +84,14 @@ impl PhysicalOptimizerRule for WithDeadline {
         plan: Arc<dyn ExecutionPlan>,
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let at = self.at;
-        plan.transform_up(|node| Ok(Transformed::yes(Arc::new(Deadline { input: node, at }) as _)))
-            .map(|t| t.data)
+        let stop = &self.stop;
+        plan.transform_up(|node| {
+            Ok(Transformed::yes(Arc::new(Deadline {
+                input: node,
+                stop: stop.clone(),
+            }) as _))
+        })
+        .map(|t| t.data)
     }
 
     fn name(&self) -> &str {
@@ -68,11 +103,11 @@ impl PhysicalOptimizerRule for WithDeadline {
     }
 }
 
-/// Passes its input's rows through until `at`, then fails.
+/// Passes its input's rows through until it must stop, then fails.
 #[derive(Debug)]
 struct Deadline {
     input: Arc<dyn ExecutionPlan>,
-    at: Instant,
+    stop: Stop,
 }
 
 impl DisplayAs for Deadline {
@@ -116,7 +151,7 @@ impl ExecutionPlan for Deadline {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         Ok(Arc::new(Deadline {
             input: children.swap_remove(0),
-            at: self.at,
+            stop: self.stop.clone(),
         }))
     }
 
@@ -135,26 +170,18 @@ impl ExecutionPlan for Deadline {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        check(self.at)?;
+        self.stop.check()?;
         Ok(Box::pin(DeadlineStream {
             input: self.input.execute(partition, context)?,
-            at: self.at,
+            stop: self.stop.clone(),
             done: false,
         }))
     }
 }
 
-fn check(at: Instant) -> Result<()> {
-    if Instant::now() >= at {
-        Err(DataFusionError::External(Box::new(TimeLimit)))
-    } else {
-        Ok(())
-    }
-}
-
 struct DeadlineStream {
     input: SendableRecordBatchStream,
-    at: Instant,
+    stop: Stop,
     done: bool,
 }
 
@@ -165,7 +192,7 @@ impl Stream for DeadlineStream {
         if self.done {
             return Poll::Ready(None);
         }
-        if let Err(e) = check(self.at) {
+        if let Err(e) = self.stop.check() {
             self.done = true;
             return Poll::Ready(Some(Err(e)));
         }

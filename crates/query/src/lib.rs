@@ -17,7 +17,7 @@ mod sqlfile;
 mod tables;
 mod udf;
 
-pub use deadline::TimeLimit;
+pub use deadline::{Cancelled, TimeLimit};
 pub use guard::{StatementLimits, PLANNING_STACK};
 pub use restrict::{pseudonym, Restriction};
 pub use rtt::{findings_schema, history_schema};
@@ -31,6 +31,7 @@ use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
 use datafusion::scalar::ScalarValue;
 use icsw_model::IcsConfig;
 use icsw_store::{AsAt, View, Warehouse};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -100,7 +101,12 @@ impl Error {
 
     /// Whether the query ran past its time limit ([`TimeLimit`]).
     pub fn is_time_limit(&self) -> bool {
-        matches!(self, Error::Execution(e) if deadline::is_time_limit(e.as_ref()))
+        matches!(self, Error::Execution(e) if deadline::caused_by::<TimeLimit>(e.as_ref()))
+    }
+
+    /// Whether the query was cancelled ([`Cancelled`]).
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, Error::Execution(e) if deadline::caused_by::<Cancelled>(e.as_ref()))
     }
 
     /// Whether the query ran out of its memory limit.
@@ -234,11 +240,17 @@ impl WarehouseContext {
     }
 
     /// A copy for one query: the same tables and data, with a memory pool of
-    /// its own (`bytes`), so one query's use never starves another's, and a
+    /// its own (`bytes`), so one query's use never starves another's, a
     /// time limit (`until`) that covers planning and every operator of the
-    /// plan ([`TimeLimit`]). With a memory limit nothing spills to disk: a
-    /// query that needs more fails.
-    pub fn for_one_query(&self, bytes: Option<usize>, until: Option<Instant>) -> Result<Self> {
+    /// plan ([`TimeLimit`]), and a flag that cancels it the same way
+    /// ([`Cancelled`]). With a memory limit nothing spills to disk: a query
+    /// that needs more fails.
+    pub fn for_one_query(
+        &self,
+        bytes: Option<usize>,
+        until: Option<Instant>,
+        cancel: Option<Arc<AtomicBool>>,
+    ) -> Result<Self> {
         let mut runtime = RuntimeEnvBuilder::new()
             .with_object_store_registry(self.ctx.runtime_env().object_store_registry.clone());
         if let Some(b) = bytes {
@@ -250,8 +262,10 @@ impl WarehouseContext {
         let mut state =
             datafusion::execution::SessionStateBuilder::new_from_existing(self.ctx.state())
                 .with_runtime_env(Arc::new(runtime.build()?));
-        if let Some(at) = until {
-            state = state.with_physical_optimizer_rule(Arc::new(deadline::WithDeadline { at }));
+        if until.is_some() || cancel.is_some() {
+            state = state.with_physical_optimizer_rule(Arc::new(deadline::WithDeadline {
+                stop: deadline::Stop { at: until, cancel },
+            }));
         }
         let mut one = self.with_session(SessionContext::new_with_state(state.build()));
         one.deadline = until;

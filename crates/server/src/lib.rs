@@ -14,6 +14,7 @@ mod disclosure;
 mod error;
 mod html;
 mod metrics;
+mod pg;
 mod returns;
 mod sql;
 mod state;
@@ -181,6 +182,40 @@ pub async fn serve(state: Arc<AppState>, listener: tokio::net::TcpListener) -> s
         ))
     });
     accept_loop(state, router, listener).await
+}
+
+/// Serves the Postgres wire protocol on `listener` (psql, DBeaver, Power BI,
+/// psycopg, JDBC) with the same sessions, limits and audit as `/api/sql`,
+/// until the process ends. In open mode only loopback peers are answered.
+pub async fn serve_postgres(state: Arc<AppState>, listener: tokio::net::TcpListener) {
+    pg::serve(state, listener).await
+}
+
+/// Whether a SQL door (Postgres, Flight SQL) may listen on `addr`: on the
+/// loopback address always; elsewhere only with access control and TLS,
+/// or when the configuration says `allow_plaintext = true`.
+pub fn door_may_listen(
+    state: &AppState,
+    door: &str,
+    addr: std::net::SocketAddr,
+    tls: bool,
+    allow_plaintext: bool,
+) -> Result<(), String> {
+    if addr.ip().is_loopback() {
+        return Ok(());
+    }
+    if state.access.is_none() {
+        return Err(format!(
+            "refusing to serve {door} on {addr} without access control: listen on 127.0.0.1"
+        ));
+    }
+    if !tls && !allow_plaintext {
+        return Err(format!(
+            "refusing to serve {door} on {addr} without TLS: configure a certificate and key, \
+             or set allow_plaintext = true"
+        ));
+    }
+    Ok(())
 }
 
 /// Aborts a background task when dropped.

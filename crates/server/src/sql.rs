@@ -79,10 +79,11 @@ pub async fn sql(
     let started = Instant::now();
     let deadline = started + opts.query_timeout;
     let snap = state.snapshot().await?;
-    let ctx = state
-        .context(&snap, &p)
-        .await?
-        .for_one_query(Some(opts.query_memory), Some(deadline))?;
+    let ctx = state.context(&snap, &p).await?.for_one_query(
+        Some(opts.query_memory),
+        Some(deadline),
+        None,
+    )?;
     let (start_tx, start_rx) = tokio::sync::oneshot::channel::<Start>();
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let audit = state.clone();
@@ -130,7 +131,14 @@ pub async fn sql(
         let (headers_out, mut stream, first) = match planned.await {
             Ok(x) => x,
             Err(e) => {
-                audit.audit_query(&p, &query_sha256, None, e.status().as_u16(), started);
+                audit.audit_query(
+                    &p,
+                    "/api/sql",
+                    &query_sha256,
+                    None,
+                    e.status().as_u16(),
+                    started,
+                );
                 let _ = start_tx.send(Err(e));
                 return;
             }
@@ -181,7 +189,7 @@ pub async fn sql(
                 500
             }
         };
-        audit.audit_query(&p, &query_sha256, Some(rows), status, started);
+        audit.audit_query(&p, "/api/sql", &query_sha256, Some(rows), status, started);
     });
     let headers_out = start_rx
         .await

@@ -310,11 +310,13 @@ impl AppState {
         Ok(c)
     }
 
-    /// The audit line of a query: who ran it, the SHA-256 of its text, the
-    /// rows it returned (when it ran) and how it ended. Never the text.
+    /// The audit line of a query: who ran it, through which door (`/api/sql`,
+    /// `postgres`, `flight-sql`), the SHA-256 of its text, the rows it
+    /// returned (when it ran) and how it ended. Never the text.
     pub(crate) fn audit_query(
         &self,
         p: &Principal,
+        door: &str,
         query_sha256: &str,
         rows: Option<u64>,
         status: u16,
@@ -328,7 +330,7 @@ impl AppState {
             token: &p.name,
             role: p.role.name(),
             method: "QUERY",
-            path: "/api/sql",
+            path: door,
             status,
             millis: started.elapsed().as_millis(),
             query_sha256: Some(query_sha256),

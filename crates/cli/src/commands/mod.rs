@@ -115,7 +115,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             let w = open_warehouse(&cli, "demo-warehouse")?;
             demo::run(&w, &config, a).await?;
             if !a.no_serve {
-                serve::serve(w, config, &a.serve, a.landing.clone()).await?;
+                serve::serve(w, config, &a.serve.with_doors(), a.landing.clone()).await?;
             }
         }
     }

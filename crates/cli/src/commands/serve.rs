@@ -32,6 +32,23 @@ pub struct ServeOptions {
     /// sign-in cookie Secure.
     #[arg(long)]
     public_url: Option<String>,
+    /// Also serve the Postgres wire protocol here (psql, DBeaver, Power BI,
+    /// psycopg): user name the token's name, password the token.
+    #[arg(long)]
+    pg_addr: Option<std::net::SocketAddr>,
+    /// Allow a SQL door to listen beyond the loopback address without TLS.
+    #[arg(long)]
+    allow_plaintext: bool,
+}
+
+impl ServeOptions {
+    /// As given, with the Postgres door on a free loopback port when no
+    /// address was given (what `icsw demo` runs).
+    pub fn with_doors(&self) -> ServeOptions {
+        let mut o = self.clone();
+        o.pg_addr = o.pg_addr.or_else(|| "127.0.0.1:0".parse().ok());
+        o
+    }
 }
 
 #[derive(Args)]
@@ -99,22 +116,67 @@ pub async fn serve(
     };
     let state = icsw_server::AppState::new(w, config, options.clone()).map_err(Failure::Usage)?;
     let open = state.access.is_none();
-    let listener = match tokio::net::TcpListener::bind(options.addr).await {
-        Ok(l) => l,
-        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && options.addr.ip().is_loopback() => {
-            eprintln!("{} is in use; taking a free port instead", options.addr);
-            tokio::net::TcpListener::bind((options.addr.ip(), 0)).await?
-        }
-        Err(e) => return Err(anyhow::anyhow!("listening on {}: {e}", options.addr).into()),
-    };
+    let listener = bind(options.addr).await?;
     let addr = listener.local_addr()?;
     println!("\nServing at http://{addr}/  (dashboards /, returns /returns, SQL POST /api/sql)");
     if open {
         println!("Open mode: no [access] section in the configuration, so there is no access control; listening on the loopback address only.");
     }
+    let _pg = match o.pg_addr {
+        Some(pg) => {
+            icsw_server::door_may_listen(
+                &state,
+                "the Postgres protocol",
+                pg,
+                false,
+                o.allow_plaintext,
+            )
+            .map_err(Failure::Usage)?;
+            let l = bind(pg).await?;
+            let at = l.local_addr()?;
+            println!(
+                "Postgres protocol at {at}: psql \"host={} port={} user={} dbname=icsw\"{}",
+                at.ip(),
+                at.port(),
+                if open { "icsw" } else { "<token name>" },
+                if open {
+                    ""
+                } else {
+                    " (the password is the token)"
+                }
+            );
+            Some(AbortOnDrop(tokio::spawn(icsw_server::serve_postgres(
+                state.clone(),
+                l,
+            ))))
+        }
+        None => None,
+    };
     println!("Ctrl-C stops it.");
     icsw_server::serve(state, listener).await?;
     Ok(())
+}
+
+/// Listens on `addr`; on the loopback address a port in use is replaced by
+/// a free one (the caller prints the address).
+async fn bind(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener, Failure> {
+    match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => Ok(l),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && addr.ip().is_loopback() => {
+            eprintln!("{addr} is in use; taking a free port instead");
+            Ok(tokio::net::TcpListener::bind((addr.ip(), 0)).await?)
+        }
+        Err(e) => Err(anyhow::anyhow!("listening on {addr}: {e}").into()),
+    }
+}
+
+/// Aborts a background task when dropped (a door stops with the server).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Prints a new token and the configuration lines that hold only its hash.

@@ -405,7 +405,9 @@ fn http_get(addr: &str, path: &str, token: Option<&str>) -> (String, String) {
 }
 
 /// Starts a serving command and waits for its address.
-struct Serving(std::process::Child, String);
+/// A running server: the process, its HTTP address, and what it printed
+/// before serving.
+struct Serving(std::process::Child, String, String);
 
 impl Serving {
     fn start(dir: &Path, args: &[&str]) -> Serving {
@@ -421,7 +423,8 @@ impl Serving {
             .expect("icsw runs");
         let mut printed = String::new();
         let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-        let addr = loop {
+        let mut addr = None;
+        loop {
             let line = lines
                 .next()
                 .unwrap_or_else(|| panic!("icsw {args:?} stopped before serving: {printed}"))
@@ -429,12 +432,15 @@ impl Serving {
             printed.push_str(&line);
             printed.push('\n');
             if let Some(rest) = line.strip_prefix("Serving at http://") {
-                break rest.split('/').next().unwrap().to_string();
+                addr = Some(rest.split('/').next().unwrap().to_string());
             }
-        };
+            if line.starts_with("Ctrl-C stops it") {
+                break;
+            }
+        }
         // Keep draining stdout so the server never blocks on it.
         std::thread::spawn(move || for _ in lines {});
-        Serving(child, addr)
+        Serving(child, addr.expect("an address"), printed)
     }
 }
 
@@ -464,6 +470,29 @@ fn demo_loads_shows_the_figures_and_serves_them_on_loopback() {
     let (status, body) = http_get(&s.1, "/dashboards/ae", None);
     assert!(status.contains("200"), "{status}");
     assert!(body.contains("<svg class=\"chart\""));
+    // The Postgres door on a free loopback port, with how to connect.
+    let pg =
+        s.2.lines()
+            .find_map(|l| l.strip_prefix("Postgres protocol at "))
+            .unwrap_or_else(|| panic!("{}", s.2));
+    let conn = pg.split('"').nth(1).unwrap();
+    assert!(conn.starts_with("host=127.0.0.1 port="), "{conn}");
+    if Command::new("psql").arg("--version").output().is_ok() {
+        let o = Command::new("psql")
+            .args([
+                conn,
+                "-X",
+                "-A",
+                "-t",
+                "-c",
+                "SELECT count(*) > 0 FROM ae_attendances",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "t", "{o:?}");
+    } else {
+        assert!(std::env::var("ICSW_REQUIRE_PG_CLIENTS").is_err(), "no psql");
+    }
     // And with --no-serve it prints and stops.
     let out = ok(dir.path(), &["demo", "--landing", "landing", "--no-serve"]);
     assert!(out.contains("Statutory returns for 2026-10"), "{out}");

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 pub struct Fixture {
     pub base: String,
+    /// The Postgres protocol's address (same server state).
+    pub pg: std::net::SocketAddr,
     pub tokens: HashMap<&'static str, String>,
     pub warehouse: Warehouse,
     pub config: IcsConfig,
@@ -67,7 +69,7 @@ pub fn fixture() -> &'static Fixture {
             .enable_all()
             .build()
             .unwrap();
-        let base = runtime.block_on(async {
+        let (base, pg) = runtime.block_on(async {
             let r = icsw_ingest::load_all(
                 &icsw_ingest::Landing::new(&landing),
                 &warehouse,
@@ -94,11 +96,15 @@ pub fn fixture() -> &'static Fixture {
             let state = AppState::new(warehouse.clone(), config.clone(), options).unwrap();
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
+            let pg = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let pg_addr = pg.local_addr().unwrap();
+            tokio::spawn(icsw_server::serve_postgres(state.clone(), pg));
             tokio::spawn(icsw_server::serve(state, listener));
-            format!("http://{addr}")
+            (format!("http://{addr}"), pg_addr)
         });
         Fixture {
             base,
+            pg,
             tokens,
             warehouse,
             config,

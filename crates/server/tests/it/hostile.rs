@@ -531,6 +531,31 @@ fn a_managers_rates_give_back_no_exact_count() {
 }
 
 #[test]
+fn functions_that_build_arrays_of_any_length_are_not_offered() {
+    for bomb in [
+        "SELECT array_length(array_repeat(1, 500000000), 1) AS n",
+        "SELECT array_length(range(1000000000), 1) AS n",
+        "SELECT array_length(generate_series(1, 1000000000), 1) AS n",
+        "SELECT array_length(array_resize([1], 1000000000), 1) AS n",
+    ] {
+        let t = std::time::Instant::now();
+        let r = sql(bomb, "analyst", CSV);
+        assert_eq!(r.status, 400, "{bomb}: {}", r.text());
+        assert!(r.text().contains("nvalid function"), "{bomb}: {}", r.text());
+        assert!(t.elapsed() < std::time::Duration::from_secs(5), "{bomb}");
+    }
+    // Arrays of what is given still work, and the table function stays.
+    let r = sql(
+        "SELECT array_length(make_array(1, 2, 3), 1) AS n, count(*) AS c FROM generate_series(1, 10)",
+        "analyst",
+        CSV,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("3,10"), "{}", r.text());
+    assert_eq!(get("/healthz", "analyst").status, 200);
+}
+
+#[test]
 fn constant_bombs_recursion_and_giant_joins_are_stopped_by_a_limit() {
     let s = Own::start(icsw_server::ServerOptions {
         query_timeout: std::time::Duration::from_secs(2),

@@ -4,4 +4,5 @@
 mod browser;
 mod fixture;
 mod hostile;
+mod pg;
 mod server;
