@@ -6,6 +6,8 @@
 //! stops the work (not only the wait). A timer outside the plan cannot do
 //! this for operators that never yield (a cross join feeding an aggregate
 //! produces batch after batch in one poll), because it is never woken.
+//! Each check is also a cooperative yield point, so such a plan shares the
+//! query runtime with the others instead of holding its threads.
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
@@ -171,11 +173,17 @@ impl ExecutionPlan for Deadline {
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         self.stop.check()?;
-        Ok(Box::pin(DeadlineStream {
-            input: self.input.execute(partition, context)?,
-            stop: self.stop.clone(),
-            done: false,
-        }))
+        // Cooperative too: each poll spends the task's budget with the
+        // runtime, so a plan that never waits still gives way to the other
+        // queries on the query runtime (one analyst's cross join cannot hold
+        // both cores for the whole of its time limit).
+        Ok(datafusion::physical_plan::coop::make_cooperative(Box::pin(
+            DeadlineStream {
+                input: self.input.execute(partition, context)?,
+                stop: self.stop.clone(),
+                done: false,
+            },
+        )))
     }
 }
 

@@ -391,6 +391,53 @@ fn queries_past_the_admission_limits_wait_then_get_503_and_health_stays_quick() 
 }
 
 #[test]
+fn a_query_that_never_waits_does_not_starve_the_others() {
+    // One analyst's plan that computes without waiting on anything (a
+    // 10^12-row cross join) on every partition: the others' queries are
+    // still answered at once, because every operator's output is a
+    // cooperative yield point, and it is stopped at its limit.
+    let s = Own::start(icsw_server::ServerOptions {
+        max_queries: 4,
+        max_queries_per_token: 4,
+        query_timeout: std::time::Duration::from_secs(8),
+        ..Default::default()
+    });
+    let base = s.base.clone();
+    let hog = std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            reqwest::Client::new()
+                .post(format!("{base}/api/sql"))
+                .body(
+                    "SELECT max(a.value - b.value) AS v FROM generate_series(1, 1000000) a, \
+                     generate_series(1, 1000000) b",
+                )
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    });
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    for _ in 0..5 {
+        let t = std::time::Instant::now();
+        let (status, body, _) = s.send(
+            "/api/sql",
+            Some("SELECT count(*) AS n FROM generate_series(1, 1000)"),
+            &[],
+        );
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(3),
+            "a small query waited {:?} behind the cross join",
+            t.elapsed()
+        );
+    }
+    assert_eq!(hog.join().unwrap(), 408);
+}
+
+#[test]
 fn a_connection_that_trickles_its_headers_is_closed() {
     use std::io::{Read, Write};
     let s = Own::start(icsw_server::ServerOptions {
