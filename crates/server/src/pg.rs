@@ -444,7 +444,7 @@ impl Door {
             .flatten();
         Ok(Response::Query(QueryResponse::new(
             fields,
-            Tracked::new(Box::pin(rows), audit, permit, timeout),
+            Tracked::new(Box::pin(rows), audit, permit),
         )))
     }
 }
@@ -612,7 +612,6 @@ impl Tracked {
         rows: Pin<Box<dyn Stream<Item = PgWireResult<DataRow>> + Send>>,
         audit: Audited,
         permit: crate::admission::Permit,
-        _timeout: u64,
     ) -> Self {
         Tracked {
             rows,
@@ -748,7 +747,7 @@ impl ExtendedQueryHandler for Queries {
                 });
                 Ok(Response::Query(QueryResponse::new(
                     fields,
-                    Tracked::new(Box::pin(rows), audit, permit, timeout),
+                    Tracked::new(Box::pin(rows), audit, permit),
                 )))
             }
             Ok(other) => {
