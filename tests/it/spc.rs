@@ -235,4 +235,9 @@ async fn a_series_that_cannot_be_charted_is_refused_clearly() {
     let all = "SELECT CAST(period AS VARCHAR) AS period, breaches FROM ae_attendances \
                WHERE org_code = 'RQM'";
     assert!(err(all, req(&[], None)).await.contains("appears twice"));
+    // A row with no x is named by its number (rows as the query gives them).
+    let gap = "SELECT * FROM (VALUES ('2024-01-01', 1.0), (NULL, 2.0)) AS t(period, breaches)";
+    assert!(err(gap, req(&[], None))
+        .await
+        .contains("row 2 has no period"));
 }

@@ -63,6 +63,7 @@ pub async fn charts(df: DataFrame, req: &SpcRequest) -> Result<Vec<Faceted>> {
     let opts = FormatOptions::default().with_null("");
     let mut series: BTreeMap<String, Vec<(Key, String, Option<f64>)>> = BTreeMap::new();
     let mut stream = df.execute_stream().await.map_err(icsw_query::Error::from)?;
+    let mut seen = 0usize;
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(icsw_query::Error::from)?;
         let x = batch.column(xc);
@@ -79,7 +80,11 @@ pub async fn charts(df: DataFrame, req: &SpcRequest) -> Result<Vec<Faceted>> {
             .map_err(icsw_query::Error::from)?;
         for i in 0..batch.num_rows() {
             if x.is_null(i) {
-                return Err(Error::Invalid(format!("a row has no {}", req.x)));
+                return Err(Error::Invalid(format!(
+                    "row {} has no {} (every point needs an x)",
+                    seen + i + 1,
+                    req.x
+                )));
             }
             let label = xf.value(i).to_string();
             let key = match &xn {
@@ -92,6 +97,7 @@ pub async fn charts(df: DataFrame, req: &SpcRequest) -> Result<Vec<Faceted>> {
             let v = (y.is_valid(i) && y.value(i).is_finite()).then(|| y.value(i));
             series.entry(facet).or_default().push((key, label, v));
         }
+        seen += batch.num_rows();
     }
     for r in &req.rebase {
         if !series.values().flatten().any(|(_, label, _)| label == r) {

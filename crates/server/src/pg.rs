@@ -105,6 +105,18 @@ fn from_query(e: icsw_query::Error, timeout_secs: u64) -> PgWireError {
     from_api(e.into())
 }
 
+/// An error datafusion-postgres passes on (DataFusion's, inside
+/// `ApiError`) as the query layer's, with no server path in it.
+fn from_wire(e: PgWireError, timeout_secs: u64) -> PgWireError {
+    match e {
+        PgWireError::ApiError(e) => match e.downcast::<datafusion::error::DataFusionError>() {
+            Ok(e) => from_query((*e).into(), timeout_secs),
+            Err(e) => pg_error("XX000", without_paths(&e.to_string())),
+        },
+        e => e,
+    }
+}
+
 /// Who signed in on a connection, and its cancel flag.
 struct Connection {
     principal: Principal,
@@ -403,17 +415,29 @@ impl Door {
         answered.unwrap_or_else(|| Err(pg_error("0A000", "unsupported cursor statement")))
     }
 
-    /// A simple-protocol query: planned and run in one go, results as text.
-    async fn run(&self, c: &Connection, sql: &str) -> PgWireResult<Response> {
+    /// A query's place among those running (admission, as `/api/sql`) and
+    /// its audit line, from now.
+    async fn admit(
+        &self,
+        c: &Connection,
+        sql: &str,
+    ) -> PgWireResult<(crate::admission::Permit, Audited)> {
         let permit = self
             .state
             .admission
             .admit(&c.principal.name)
             .await
             .map_err(from_api)?;
-        let started = Instant::now();
+        Ok((
+            permit,
+            Audited::new(&self.state, &c.principal, sql, Instant::now()),
+        ))
+    }
+
+    /// A simple-protocol query: planned and run in one go, results as text.
+    async fn run(&self, c: &Connection, sql: &str) -> PgWireResult<Response> {
+        let (permit, audit) = self.admit(c, sql).await?;
         let one = self.one_query(c).await?;
-        let audit = Audited::new(&self.state, &c.principal, sql, started);
         let df = match one.sql(sql).await {
             Ok(df) => df,
             Err(e) => {
@@ -649,7 +673,6 @@ impl Stream for Tracked {
 /// execution gets a service over a copy of the principal's session for one
 /// query.
 struct Queries {
-    state: Arc<AppState>,
     door: Arc<Door>,
     base: Arc<DfSessionService>,
 }
@@ -712,19 +735,7 @@ impl ExtendedQueryHandler for Queries {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let c = connection(client)?;
-        let permit = self
-            .state
-            .admission
-            .admit(&c.principal.name)
-            .await
-            .map_err(from_api)?;
-        let started = Instant::now();
-        let audit = Audited::new(
-            &self.state,
-            &c.principal,
-            &portal.statement.statement.0,
-            started,
-        );
+        let (permit, audit) = self.door.admit(&c, &portal.statement.statement.0).await?;
         let one = self.door.one_query(&c).await?;
         let service = DfSessionService::new_with_hooks(
             Arc::new(one.session().clone()),
@@ -734,17 +745,9 @@ impl ExtendedQueryHandler for Queries {
         match ExtendedQueryHandler::do_query(&service, client, portal, max_rows).await {
             Ok(Response::Query(q)) => {
                 let fields = q.row_schema();
-                let rows = q.data_rows.map(move |r| {
-                    r.map_err(|e| match e {
-                        PgWireError::ApiError(e) => {
-                            match e.downcast::<datafusion::error::DataFusionError>() {
-                                Ok(e) => from_query((*e).into(), timeout),
-                                Err(e) => pg_error("XX000", without_paths(&e.to_string())),
-                            }
-                        }
-                        e => e,
-                    })
-                });
+                let rows = q
+                    .data_rows
+                    .map(move |r| r.map_err(|e| from_wire(e, timeout)));
                 Ok(Response::Query(QueryResponse::new(
                     fields,
                     Tracked::new(Box::pin(rows), audit, permit),
@@ -754,16 +757,9 @@ impl ExtendedQueryHandler for Queries {
                 audit.finish(Some(0), 200);
                 Ok(other)
             }
-            Err(PgWireError::ApiError(e)) => {
-                audit.finish(None, 400);
-                Err(match e.downcast::<datafusion::error::DataFusionError>() {
-                    Ok(e) => from_query((*e).into(), timeout),
-                    Err(e) => pg_error("XX000", without_paths(&e.to_string())),
-                })
-            }
             Err(e) => {
                 audit.finish(None, 400);
-                Err(e)
+                Err(from_wire(e, timeout))
             }
         }
     }
@@ -806,11 +802,7 @@ pub async fn serve(state: Arc<AppState>, listener: TcpListener) {
     ));
     let cancels = Arc::new(Cancels::default());
     let handlers = Arc::new(Handlers {
-        queries: Arc::new(Queries {
-            state: state.clone(),
-            door,
-            base,
-        }),
+        queries: Arc::new(Queries { door, base }),
         startup: Arc::new(Startup {
             state: state.clone(),
             cancels: cancels.clone(),

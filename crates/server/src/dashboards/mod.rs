@@ -164,6 +164,15 @@ pub fn dashboards() -> &'static [(&'static str, Dashboard)] {
     })
 }
 
+/// The dashboard called `name` (404 if none).
+fn dashboard(name: &str) -> ApiResult<&'static Dashboard> {
+    dashboards()
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, d)| d)
+        .ok_or(ApiError::NotFound)
+}
+
 pub(crate) fn sql_file(name: &str) -> ApiResult<SqlFile> {
     let (n, t) = SQL
         .iter()
@@ -214,10 +223,7 @@ pub async fn page(
     Path(name): Path<String>,
     Query(q): Query<PageQuery>,
 ) -> ApiResult<Response> {
-    let (_, dash) = dashboards()
-        .iter()
-        .find(|(n, _)| *n == name)
-        .ok_or(ApiError::NotFound)?;
+    let dash = dashboard(&name)?;
     let snap = state.snapshot().await?;
     let (trust, period) = asked(&state, &p, &q)?;
     let page = rendered(&state, &snap, &p, &name, dash, trust, period, false).await?;
@@ -272,10 +278,7 @@ pub async fn series(
     Path((name, file)): Path<(String, String)>,
     Query(q): Query<PageQuery>,
 ) -> ApiResult<Response> {
-    let (_, dash) = dashboards()
-        .iter()
-        .find(|(n, _)| *n == name)
-        .ok_or(ApiError::NotFound)?;
+    let dash = dashboard(&name)?;
     let id = file.strip_suffix(".json").ok_or(ApiError::NotFound)?;
     let panel = dash
         .panels
