@@ -74,7 +74,7 @@ impl Default for TargetConfig {
 }
 
 /// Top-level sections that other crates own.
-pub const OTHER_SECTIONS: &[&str] = &["quality", "access"];
+pub const OTHER_SECTIONS: &[&str] = &["quality", "access", "doors"];
 
 /// The whole configuration file.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -337,4 +337,11 @@ impl WarehouseContext {
     pub async fn tables(&self) -> Result<Vec<TableInfo>> {
         tables::describe(&self.ctx).await
     }
+
+    /// The tables a user can query, with their Arrow schemas.
+    pub async fn table_schemas(
+        &self,
+    ) -> Result<Vec<(String, datafusion::arrow::datatypes::SchemaRef)>> {
+        tables::schemas(&self.ctx).await
+    }
 }

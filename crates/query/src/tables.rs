@@ -467,6 +467,23 @@ fn register_state_tables(ctx: &SessionContext, view: &View, config: &IcsConfig) 
 
 /// The user-visible tables with their columns.
 pub(crate) async fn describe(ctx: &SessionContext) -> Result<Vec<TableInfo>> {
+    Ok(schemas(ctx)
+        .await?
+        .into_iter()
+        .map(|(name, schema)| TableInfo {
+            description: description(&name),
+            columns: schema
+                .fields()
+                .iter()
+                .map(|f| (f.name().clone(), f.data_type().to_string()))
+                .collect(),
+            name,
+        })
+        .collect())
+}
+
+/// The session's tables by name, with their schemas.
+pub(crate) async fn schemas(ctx: &SessionContext) -> Result<Vec<(String, SchemaRef)>> {
     let mut out = Vec::new();
     let catalog = ctx.catalog("datafusion").expect("default catalog");
     let schema = catalog.schema("public").expect("default schema");
@@ -474,16 +491,7 @@ pub(crate) async fn describe(ctx: &SessionContext) -> Result<Vec<TableInfo>> {
     names.sort();
     for name in names {
         if let Some(t) = schema.table(&name).await? {
-            out.push(TableInfo {
-                description: description(&name),
-                columns: t
-                    .schema()
-                    .fields()
-                    .iter()
-                    .map(|f| (f.name().clone(), f.data_type().to_string()))
-                    .collect(),
-                name,
-            });
+            out.push((name, t.schema()));
         }
     }
     Ok(out)

@@ -11,17 +11,21 @@ mod admission;
 mod api;
 mod dashboards;
 mod disclosure;
+mod door;
 mod error;
+mod flight;
 mod html;
 mod metrics;
 mod pg;
 mod returns;
 mod sql;
 mod state;
+mod tls;
 
 pub use access::{new_token, sha256_hex, AccessConfig, Principal, Role};
 pub use error::{ApiError, ApiResult};
 pub use state::{month, trust_asked, AppState, Cached, ServerOptions, Snapshot};
+pub use tls::{DoorsConfig, Tls};
 
 use access::{authenticate, AuditRecord};
 use axum::extract::{MatchedPath, Request, State};
@@ -186,9 +190,40 @@ pub async fn serve(state: Arc<AppState>, listener: tokio::net::TcpListener) -> s
 
 /// Serves the Postgres wire protocol on `listener` (psql, DBeaver, Power BI,
 /// psycopg, JDBC) with the same sessions, limits and audit as `/api/sql`,
-/// until the process ends. In open mode only loopback peers are answered.
-pub async fn serve_postgres(state: Arc<AppState>, listener: tokio::net::TcpListener) {
-    pg::serve(state, listener).await
+/// over `tls` when given, on the query runtime. In open mode only loopback
+/// peers are answered. Stops when the handle is aborted.
+pub fn serve_postgres(
+    state: Arc<AppState>,
+    listener: tokio::net::TcpListener,
+    tls: Option<&Tls>,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    let listener = listener.into_std()?;
+    let acceptor = tls.map(Tls::acceptor);
+    Ok(admission::query_runtime().spawn(async move {
+        match tokio::net::TcpListener::from_std(listener) {
+            Ok(l) => pg::serve(state, l, acceptor).await,
+            Err(e) => tracing::error!("the Postgres door: {e}"),
+        }
+    }))
+}
+
+/// Serves Arrow Flight SQL on `listener` (ADBC, the Flight SQL JDBC
+/// driver) with the same sessions, limits and audit as `/api/sql`, over
+/// `tls` when given, on the query runtime. In open mode only loopback
+/// peers are answered. Stops when the handle is aborted.
+pub fn serve_flight(
+    state: Arc<AppState>,
+    listener: tokio::net::TcpListener,
+    tls: Option<&Tls>,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    let listener = listener.into_std()?;
+    let server = flight::server(state, tls).map_err(std::io::Error::other)?;
+    Ok(admission::query_runtime().spawn(async move {
+        match tokio::net::TcpListener::from_std(listener) {
+            Ok(l) => server.serve(l).await,
+            Err(e) => tracing::error!("the Flight SQL door: {e}"),
+        }
+    }))
 }
 
 /// Whether a SQL door (Postgres, Flight SQL) may listen on `addr`: on the

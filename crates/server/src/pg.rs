@@ -12,7 +12,8 @@
 //! admission ([`crate::admission`]) and audit line as `/api/sql`. A cancel
 //! request stops the plan where the time limit would.
 
-use crate::access::{authenticate, Principal, Role};
+use crate::access::Principal;
+use crate::door::{query_failed, sign_in, Audited, Refused, Sessions, Tracked};
 use crate::error::without_paths;
 use crate::{ApiError, AppState};
 use async_trait::async_trait;
@@ -27,7 +28,7 @@ use datafusion_postgres::hooks::transactions::TransactionStatementHook;
 use datafusion_postgres::hooks::{HookClient, QueryHook};
 use datafusion_postgres::pgwire;
 use datafusion_postgres::DfSessionService;
-use futures::{Sink, SinkExt, Stream, StreamExt};
+use futures::{Sink, SinkExt, StreamExt};
 use icsw_query::WarehouseContext;
 use pgwire::api::auth::{
     finish_authentication, protocol_negotiation, save_startup_parameters_to_metadata,
@@ -50,12 +51,12 @@ use pgwire::messages::startup::Authentication;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use std::collections::HashMap;
 use std::fmt::Debug;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
-use std::time::Instant;
 use tokio::net::TcpListener;
+
+/// This door's name in the audit log.
+const DOOR: &str = "postgres";
 
 /// Session parameters a client may set (how results are presented); any
 /// other `SET` is refused, as `/api/sql` refuses it.
@@ -99,10 +100,7 @@ fn from_query(e: icsw_query::Error, timeout_secs: u64) -> PgWireError {
     if e.is_cancelled() {
         return pg_error("57014", "canceling statement due to user request");
     }
-    if e.is_time_limit() {
-        return from_api(ApiError::Timeout(timeout_secs));
-    }
-    from_api(e.into())
+    from_api(query_failed(e, timeout_secs))
 }
 
 /// An error datafusion-postgres passes on (DataFusion's, inside
@@ -168,6 +166,9 @@ fn connection(client: &(impl ClientInfo + ?Sized)) -> PgWireResult<Arc<Connectio
 /// password, as an admin.
 struct Startup {
     state: Arc<AppState>,
+    /// With TLS configured, a connection that did not negotiate it is
+    /// refused before any password is sent.
+    tls_required: bool,
     cancels: Arc<Cancels>,
     keys: RandomPidSecretKeyGenerator,
 }
@@ -215,6 +216,13 @@ impl StartupHandler for Startup {
         match message {
             PgWireFrontendMessage::Startup(ref startup) => {
                 protocol_negotiation(client, startup).await?;
+                if self.tls_required && !client.is_secure() {
+                    return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                        "FATAL".into(),
+                        "28000".into(),
+                        "this server requires TLS: connect with sslmode=require".into(),
+                    ))));
+                }
                 save_startup_parameters_to_metadata(client, startup);
                 if self.state.access.is_none() {
                     // Open mode: the listener takes loopback connections only.
@@ -234,29 +242,17 @@ impl StartupHandler for Startup {
                     .get(METADATA_USER)
                     .cloned()
                     .unwrap_or_default();
-                let found = self
-                    .state
-                    .access
-                    .as_ref()
-                    .and_then(|a| authenticate(a, &pwd.password))
-                    .filter(|p| p.name == user);
-                let Some(p) = found else {
-                    return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                let p = sign_in(&self.state, Some(&user), &pwd.password).map_err(|r| {
+                    let code = match r {
+                        Refused::Credentials(_) => "28P01",
+                        Refused::Role(_) => "28000",
+                    };
+                    PgWireError::UserError(Box::new(ErrorInfo::new(
                         "FATAL".into(),
-                        "28P01".into(),
-                        format!("password authentication failed for user \"{user}\" (the password is the token)"),
-                    ))));
-                };
-                if !matches!(p.role, Role::Analyst | Role::Admin) {
-                    return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
-                        "FATAL".into(),
-                        "28000".into(),
-                        format!(
-                            "the {} role may not sign in to SQL: use the dashboards or the returns",
-                            p.role.name()
-                        ),
-                    ))));
-                }
+                        code.into(),
+                        r.to_string(),
+                    )))
+                })?;
                 self.finish(client, p).await?;
             }
             _ => {}
@@ -314,60 +310,21 @@ fn empty_plan() -> LogicalPlan {
 /// datafusion-postgres' hooks, and refuses everything else, so that no
 /// statement reaches a session that is not the principal's.
 struct Door {
-    state: Arc<AppState>,
-    /// The principal's session with `pg_catalog`, per snapshot and scope.
-    sessions: tokio::sync::Mutex<(String, HashMap<String, WarehouseContext>)>,
+    sessions: Sessions,
 }
 
 impl Door {
-    /// The session a connection's statements are planned in.
-    async fn session(&self, p: &Principal) -> PgWireResult<WarehouseContext> {
-        let snap = self.state.snapshot().await.map_err(from_api)?;
-        let scope = AppState::scope_key(p);
-        let mut m = self.sessions.lock().await;
-        if m.0 != snap.key {
-            *m = (snap.key.clone(), HashMap::new());
-        }
-        if let Some(c) = m.1.get(&scope) {
-            return Ok(c.clone());
-        }
-        let base = self.state.context(&snap, p).await.map_err(from_api)?;
-        let c = base
-            .fork()
-            .await
-            .map_err(|e| from_query(e, self.timeout_secs()))?;
-        // Clients name the database `icsw` (DBeaver looks it up in
-        // pg_database): the session's catalog under that name too.
-        if let Some(catalog) = c.session().catalog("datafusion") {
-            c.session().register_catalog("icsw", catalog);
-        }
-        datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog(
-            c.session(),
-            "icsw",
-            datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider,
-        )
-        .map_err(|e| pg_error("XX000", e.to_string()))?;
-        m.1.insert(scope, c.clone());
-        Ok(c)
-    }
-
     fn timeout_secs(&self) -> u64 {
-        self.state.options.query_timeout.as_secs().max(1)
+        self.sessions.timeout_secs()
     }
 
-    /// A copy of the connection's session for one query: its own memory
-    /// pool, the time limit, the connection's cancel flag.
+    /// A copy of the connection's session for one query, with the
+    /// connection's cancel flag.
     async fn one_query(&self, c: &Connection) -> PgWireResult<WarehouseContext> {
-        let o = &self.state.options;
-        c.cancel.store(false, Ordering::SeqCst);
-        self.session(&c.principal)
-            .await?
-            .for_one_query(
-                Some(o.query_memory),
-                Some(Instant::now() + o.query_timeout),
-                Some(c.cancel.clone()),
-            )
-            .map_err(|e| from_query(e, self.timeout_secs()))
+        self.sessions
+            .one_query(&c.principal, Some(c.cancel.clone()))
+            .await
+            .map_err(from_api)
     }
 
     /// `DECLARE`, `FETCH` and `CLOSE` of a cursor, by datafusion-postgres'
@@ -388,7 +345,7 @@ impl Door {
             for d in stmts {
                 if let Some(q) = &d.for_query {
                     let sql = q.to_string();
-                    let audit = Audited::new(&self.state, &c.principal, &sql, Instant::now());
+                    let audit = Audited::new(&self.sessions.state, &c.principal, DOOR, &sql);
                     match one.sql(&sql).await {
                         Ok(_) => audit.finish(None, 200),
                         Err(e) => {
@@ -415,23 +372,16 @@ impl Door {
         answered.unwrap_or_else(|| Err(pg_error("0A000", "unsupported cursor statement")))
     }
 
-    /// A query's place among those running (admission, as `/api/sql`) and
-    /// its audit line, from now.
+    /// A query's place among those running and its audit line.
     async fn admit(
         &self,
         c: &Connection,
         sql: &str,
     ) -> PgWireResult<(crate::admission::Permit, Audited)> {
-        let permit = self
-            .state
-            .admission
-            .admit(&c.principal.name)
+        self.sessions
+            .admit(&c.principal, DOOR, sql)
             .await
-            .map_err(from_api)?;
-        Ok((
-            permit,
-            Audited::new(&self.state, &c.principal, sql, Instant::now()),
-        ))
+            .map_err(from_api)
     }
 
     /// A simple-protocol query: planned and run in one go, results as text.
@@ -468,7 +418,7 @@ impl Door {
             .flatten();
         Ok(Response::Query(QueryResponse::new(
             fields,
-            Tracked::new(Box::pin(rows), audit, permit),
+            Tracked::new(Box::pin(rows), data_row, audit, permit),
         )))
     }
 }
@@ -575,96 +525,9 @@ async fn protocol(
     Err(pg_error("0A000", "this statement is not supported"))
 }
 
-/// The audit line of one query, written once when it ends.
-struct Audited {
-    state: Arc<AppState>,
-    principal: Principal,
-    sha256: String,
-    started: Instant,
-    done: bool,
-}
-
-impl Audited {
-    fn new(state: &Arc<AppState>, p: &Principal, sql: &str, started: Instant) -> Self {
-        Audited {
-            state: state.clone(),
-            principal: p.clone(),
-            sha256: crate::access::sha256_hex(sql),
-            started,
-            done: false,
-        }
-    }
-
-    fn finish(mut self, rows: Option<u64>, status: u16) {
-        self.write(rows, status);
-    }
-
-    fn write(&mut self, rows: Option<u64>, status: u16) {
-        if !self.done {
-            self.done = true;
-            self.state.audit_query(
-                &self.principal,
-                "postgres",
-                &self.sha256,
-                rows,
-                status,
-                self.started,
-            );
-        }
-    }
-}
-
-impl Drop for Audited {
-    fn drop(&mut self) {
-        // A stream dropped before its end: the client went away.
-        self.write(None, 499);
-    }
-}
-
-/// A result's rows as they stream: counted for the audit line, holding
-/// the query's admission place, and with no server path in an error.
-struct Tracked {
-    rows: Pin<Box<dyn Stream<Item = PgWireResult<DataRow>> + Send>>,
-    audit: Option<Audited>,
-    _permit: crate::admission::Permit,
-    count: u64,
-    failed: bool,
-}
-
-impl Tracked {
-    fn new(
-        rows: Pin<Box<dyn Stream<Item = PgWireResult<DataRow>> + Send>>,
-        audit: Audited,
-        permit: crate::admission::Permit,
-    ) -> Self {
-        Tracked {
-            rows,
-            audit: Some(audit),
-            _permit: permit,
-            count: 0,
-            failed: false,
-        }
-    }
-}
-
-impl Stream for Tracked {
-    type Item = PgWireResult<DataRow>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let next = self.rows.as_mut().poll_next(cx);
-        match &next {
-            Poll::Ready(Some(Ok(_))) => self.count += 1,
-            Poll::Ready(Some(Err(_))) => self.failed = true,
-            Poll::Ready(None) => {
-                let (n, failed) = (self.count, self.failed);
-                if let Some(a) = self.audit.take() {
-                    a.finish(Some(n), if failed { 500 } else { 200 });
-                }
-            }
-            Poll::Pending => {}
-        }
-        next
-    }
+/// A data row counts one row; an error none.
+fn data_row(r: &PgWireResult<DataRow>) -> Option<u64> {
+    r.as_ref().ok().map(|_| 1)
 }
 
 /// The query handlers: datafusion-postgres' protocol handling with [`Door`]
@@ -750,7 +613,7 @@ impl ExtendedQueryHandler for Queries {
                     .map(move |r| r.map_err(|e| from_wire(e, timeout)));
                 Ok(Response::Query(QueryResponse::new(
                     fields,
-                    Tracked::new(Box::pin(rows), audit, permit),
+                    Tracked::new(Box::pin(rows), data_row, audit, permit),
                 )))
             }
             Ok(other) => {
@@ -789,12 +652,16 @@ impl PgWireServerHandlers for Handlers {
     }
 }
 
-/// Serves the Postgres protocol on `listener` until the process ends. In
-/// open mode only loopback peers are answered.
-pub async fn serve(state: Arc<AppState>, listener: TcpListener) {
+/// Serves the Postgres protocol on `listener` until the task is aborted,
+/// over TLS when `tls` is given. In open mode only loopback peers are
+/// answered.
+pub(crate) async fn serve(
+    state: Arc<AppState>,
+    listener: TcpListener,
+    tls: Option<pgwire::tokio::TlsAcceptor>,
+) {
     let door = Arc::new(Door {
-        state: state.clone(),
-        sessions: tokio::sync::Mutex::new((String::new(), HashMap::new())),
+        sessions: Sessions::new(state.clone()),
     });
     let base = Arc::new(DfSessionService::new_with_hooks(
         Arc::new(SessionContext::new()),
@@ -805,6 +672,7 @@ pub async fn serve(state: Arc<AppState>, listener: TcpListener) {
         queries: Arc::new(Queries { door, base }),
         startup: Arc::new(Startup {
             state: state.clone(),
+            tls_required: tls.is_some(),
             cancels: cancels.clone(),
             keys: RandomPidSecretKeyGenerator::default(),
         }),
@@ -823,9 +691,10 @@ pub async fn serve(state: Arc<AppState>, listener: TcpListener) {
             continue;
         };
         let handlers = handlers.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             let _slot = slot;
-            if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {
+            if let Err(e) = pgwire::tokio::process_socket(socket, tls, handlers).await {
                 tracing::debug!("postgres connection: {e}");
             }
         });

@@ -95,11 +95,7 @@ pub async fn sql(
         // The session stops the plan at the deadline (TimeLimit); the
         // timers here only bound the waits between its polls.
         let failed = |e: icsw_query::Error| {
-            if e.is_time_limit() {
-                timeout()
-            } else {
-                ApiError::from(e)
-            }
+            crate::door::query_failed(e, opts.query_timeout.as_secs().max(1))
         };
         let left = || deadline.saturating_duration_since(Instant::now());
         let query_sha256 = crate::access::sha256_hex(&body);

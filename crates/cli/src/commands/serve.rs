@@ -33,21 +33,50 @@ pub struct ServeOptions {
     #[arg(long)]
     public_url: Option<String>,
     /// Also serve the Postgres wire protocol here (psql, DBeaver, Power BI,
-    /// psycopg): user name the token's name, password the token.
+    /// psycopg): user name the token's name, password the token. Overrides
+    /// `[doors] pg_addr`.
     #[arg(long)]
     pg_addr: Option<std::net::SocketAddr>,
-    /// Allow a SQL door to listen beyond the loopback address without TLS.
+    /// Also serve Arrow Flight SQL here (ADBC, the Flight SQL JDBC driver):
+    /// basic authentication with the token's name and the token, or a
+    /// bearer token. Overrides `[doors] flight_addr`.
+    #[arg(long)]
+    flight_addr: Option<std::net::SocketAddr>,
+    /// The PEM certificate chain both SQL doors present (with --tls-key);
+    /// overrides `[doors] tls_cert`.
+    #[arg(long)]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert; overrides `[doors] tls_key`.
+    #[arg(long)]
+    tls_key: Option<PathBuf>,
+    /// Allow a SQL door to listen beyond the loopback address without TLS
+    /// (as `[doors] allow_plaintext = true`).
     #[arg(long)]
     allow_plaintext: bool,
 }
 
 impl ServeOptions {
-    /// As given, with the Postgres door on a free loopback port when no
-    /// address was given (what `icsw demo` runs).
+    /// As given, with the Postgres and Flight SQL doors on free loopback
+    /// ports when no address was given (what `icsw demo` runs).
     pub fn with_doors(&self) -> ServeOptions {
         let mut o = self.clone();
         o.pg_addr = o.pg_addr.or_else(|| "127.0.0.1:0".parse().ok());
+        o.flight_addr = o.flight_addr.or_else(|| "127.0.0.1:0".parse().ok());
         o
+    }
+
+    /// The doors' settings: the configuration's `[doors]`, with what the
+    /// command line gives in place of its values.
+    fn doors(&self, config: &IcsConfig) -> Result<icsw_server::DoorsConfig, Failure> {
+        let mut d = icsw_server::DoorsConfig::from(config).map_err(Failure::Usage)?;
+        d.pg_addr = self.pg_addr.or(d.pg_addr);
+        d.flight_addr = self.flight_addr.or(d.flight_addr);
+        if self.tls_cert.is_some() || self.tls_key.is_some() {
+            d.tls_cert = self.tls_cert.clone();
+            d.tls_key = self.tls_key.clone();
+        }
+        d.allow_plaintext |= self.allow_plaintext;
+        Ok(d)
     }
 }
 
@@ -114,41 +143,73 @@ pub async fn serve(
         public_url: o.public_url.clone(),
         ..Default::default()
     };
+    let doors = o.doors(&config)?;
+    // A TLS set-up that fails stops the server here, before anything listens.
+    let tls = doors.tls().map_err(Failure::Usage)?;
     let state = icsw_server::AppState::new(w, config, options.clone()).map_err(Failure::Usage)?;
     let open = state.access.is_none();
+    for (door, addr) in [
+        ("the Postgres protocol", doors.pg_addr),
+        ("Flight SQL", doors.flight_addr),
+    ] {
+        if let Some(addr) = addr {
+            icsw_server::door_may_listen(&state, door, addr, tls.is_some(), doors.allow_plaintext)
+                .map_err(Failure::Usage)?;
+        }
+    }
     let listener = bind(options.addr).await?;
     let addr = listener.local_addr()?;
     println!("\nServing at http://{addr}/  (dashboards /, returns /returns, SQL POST /api/sql)");
     if open {
         println!("Open mode: no [access] section in the configuration, so there is no access control; listening on the loopback address only.");
     }
-    let _pg = match o.pg_addr {
+    let user = if open { "icsw" } else { "<token name>" };
+    let password = if open {
+        ""
+    } else {
+        " (the password is the token)"
+    };
+    let _pg = match doors.pg_addr {
         Some(pg) => {
-            icsw_server::door_may_listen(
-                &state,
-                "the Postgres protocol",
-                pg,
-                false,
-                o.allow_plaintext,
-            )
-            .map_err(Failure::Usage)?;
             let l = bind(pg).await?;
             let at = l.local_addr()?;
+            let ssl = if tls.is_some() {
+                " sslmode=require"
+            } else {
+                ""
+            };
             println!(
-                "Postgres protocol at {at}: psql \"host={} port={} user={} dbname=icsw\"{}",
+                "Postgres protocol at {at}: psql \"host={} port={} user={user} dbname=icsw{ssl}\"{password}",
                 at.ip(),
                 at.port(),
-                if open { "icsw" } else { "<token name>" },
-                if open {
-                    ""
-                } else {
-                    " (the password is the token)"
-                }
             );
-            Some(AbortOnDrop(tokio::spawn(icsw_server::serve_postgres(
+            Some(AbortOnDrop(icsw_server::serve_postgres(
                 state.clone(),
                 l,
-            ))))
+                tls.as_ref(),
+            )?))
+        }
+        None => None,
+    };
+    let _flight = match doors.flight_addr {
+        Some(f) => {
+            let l = bind(f).await?;
+            let at = l.local_addr()?;
+            let scheme = if tls.is_some() { "grpc+tls" } else { "grpc" };
+            let auth = if open {
+                String::new()
+            } else {
+                format!(", db_kwargs={{\"username\": \"{user}\", \"password\": \"<token>\"}}")
+            };
+            println!("Flight SQL at {at}{password}; from Python (pip install adbc-driver-flightsql pyarrow pandas):");
+            println!("    import adbc_driver_flightsql.dbapi as flight_sql");
+            println!("    conn = flight_sql.connect(\"{scheme}://{at}\"{auth})");
+            println!("    conn.cursor().execute(\"SELECT trust, count(*) FROM ae_attendances GROUP BY trust\").fetch_df()");
+            Some(AbortOnDrop(icsw_server::serve_flight(
+                state.clone(),
+                l,
+                tls.as_ref(),
+            )?))
         }
         None => None,
     };

@@ -477,6 +477,7 @@ fn demo_loads_shows_the_figures_and_serves_them_on_loopback() {
             .unwrap_or_else(|| panic!("{}", s.2));
     let conn = pg.split('"').nth(1).unwrap();
     assert!(conn.starts_with("host=127.0.0.1 port="), "{conn}");
+    assert!(s.2.contains("Flight SQL at 127.0.0.1:"), "{}", s.2);
     if Command::new("psql").arg("--version").output().is_ok() {
         let o = Command::new("psql")
             .args([
@@ -532,10 +533,54 @@ fn tokens_are_made_for_the_configuration_and_serve_refuses_to_listen_openly() {
     let section = &out[out.find("[[access.token]]").unwrap()..];
     std::fs::write(
         dir.path().join("icsw.toml"),
-        format!("[access]\npseudonym_key = \"k\"\naudit_log = \"audit.log\"\n{section}"),
+        format!(
+            "[access]\npseudonym_key = \"k\"\naudit_log = \"audit.log\"\n{section}\n\
+             [doors]\nflight_addr = \"127.0.0.1:0\"\n"
+        ),
     )
     .unwrap();
+    // A SQL door beyond loopback without TLS is refused; so is a TLS
+    // set-up that cannot be read (never a fall-back to plaintext).
+    let o = icsw(
+        dir.path(),
+        &["serve", "--addr", "127.0.0.1:0", "--pg-addr", "0.0.0.0:0"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("without TLS"),
+        "{o:?}"
+    );
+    let o = icsw(
+        dir.path(),
+        &[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--tls-cert",
+            "nope.crt",
+            "--tls-key",
+            "nope.key",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("nope.crt"),
+        "{o:?}"
+    );
+    let o = icsw(
+        dir.path(),
+        &["serve", "--addr", "127.0.0.1:0", "--tls-cert", "a.crt"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("go together"),
+        "{o:?}"
+    );
+    // [doors] in icsw.toml starts Flight SQL, and says how to connect.
     let s = Serving::start(dir.path(), &["serve", "--addr", "127.0.0.1:0"]);
+    assert!(s.2.contains("Flight SQL at 127.0.0.1:"), "{}", s.2);
+    assert!(s.2.contains("adbc_driver_flightsql"), "{}", s.2);
+    assert!(!s.2.contains("Postgres protocol at"), "{}", s.2);
     let (status, _) = http_get(&s.1, "/api/loads", None);
     assert!(status.contains("401"), "{status}");
     let (status, body) = http_get(&s.1, "/api/loads", Some(&token));

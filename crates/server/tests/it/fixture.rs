@@ -13,6 +13,10 @@ pub struct Fixture {
     pub base: String,
     /// The Postgres protocol's address (same server state).
     pub pg: std::net::SocketAddr,
+    /// Arrow Flight SQL's address (same server state).
+    pub flight: std::net::SocketAddr,
+    /// The server's state, for doors started by a test.
+    pub state: std::sync::Arc<AppState>,
     pub tokens: HashMap<&'static str, String>,
     pub warehouse: Warehouse,
     pub config: IcsConfig,
@@ -69,7 +73,7 @@ pub fn fixture() -> &'static Fixture {
             .enable_all()
             .build()
             .unwrap();
-        let (base, pg) = runtime.block_on(async {
+        let (base, pg, flight, state) = runtime.block_on(async {
             let r = icsw_ingest::load_all(
                 &icsw_ingest::Landing::new(&landing),
                 &warehouse,
@@ -98,13 +102,19 @@ pub fn fixture() -> &'static Fixture {
             let addr = listener.local_addr().unwrap();
             let pg = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let pg_addr = pg.local_addr().unwrap();
-            tokio::spawn(icsw_server::serve_postgres(state.clone(), pg));
-            tokio::spawn(icsw_server::serve(state, listener));
-            (format!("http://{addr}"), pg_addr)
+            let flight = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let flight_addr = flight.local_addr().unwrap();
+            // Dropping a task's handle leaves it running.
+            icsw_server::serve_postgres(state.clone(), pg, None).unwrap();
+            icsw_server::serve_flight(state.clone(), flight, None).unwrap();
+            tokio::spawn(icsw_server::serve(state.clone(), listener));
+            (format!("http://{addr}"), pg_addr, flight_addr, state)
         });
         Fixture {
             base,
             pg,
+            flight,
+            state,
             tokens,
             warehouse,
             config,

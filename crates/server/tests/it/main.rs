@@ -3,6 +3,7 @@
 
 mod browser;
 mod fixture;
+mod flight;
 mod hostile;
 mod pg;
 mod server;

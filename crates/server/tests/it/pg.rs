@@ -6,7 +6,7 @@
 use crate::fixture::{fixture, sql};
 use std::process::Command;
 
-fn have(cmd: &str, probe: &[&str]) -> bool {
+pub(crate) fn have(cmd: &str, probe: &[&str]) -> bool {
     let ok = Command::new(cmd)
         .args(probe)
         .output()
