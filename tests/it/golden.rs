@@ -348,9 +348,19 @@ async fn run_file(path: &Path) -> Vec<String> {
                     icsw_returns::report(&ctx, words[1], Month::parse(words[2]).unwrap(), trust)
                         .await
                         .unwrap();
+                let header = df
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().as_str())
+                    .collect::<Vec<_>>()
+                    .join(",");
                 match df.collect().await.map(batch_rows) {
                     Ok(rows) => {
-                        let got = show(rows);
+                        let mut got = show(rows);
+                        if words.contains(&"header") {
+                            got.insert(0, header);
+                        }
                         if got != r.expected {
                             fail(format!(
                                 "report gave\n{}\nexpected\n{}",
@@ -416,4 +426,14 @@ async fn activity_return() {
 #[tokio::test]
 async fn rtt_waits_report() {
     check("rtt_waits.slt").await;
+}
+
+#[tokio::test]
+async fn linkage_ae_reattendance() {
+    check("linkage_ae.slt").await;
+}
+
+#[tokio::test]
+async fn linkage_frequent_attenders() {
+    check("linkage_fa.slt").await;
 }

@@ -125,6 +125,35 @@ impl Default for IcsConfig {
 }
 
 impl IcsConfig {
+    /// The secret that keys every pseudonym (analysts' identifiers, the
+    /// linked measures' `patient_key`): `ICSW_PSEUDONYM_KEY`, else
+    /// `[access] pseudonym_key`, else one drawn at random for this process
+    /// (so pseudonyms are stable within a process and differ between runs).
+    pub fn pseudonym_key(&self) -> Vec<u8> {
+        static RANDOM: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+        std::env::var("ICSW_PSEUDONYM_KEY")
+            .ok()
+            .or_else(|| {
+                self.other
+                    .get("access")
+                    .and_then(|a| a.get("pseudonym_key"))
+                    .and_then(|k| k.as_str())
+                    .map(str::to_string)
+            })
+            .map(String::into_bytes)
+            .unwrap_or_else(|| {
+                RANDOM
+                    .get_or_init(|| {
+                        let mut bytes = [0u8; 32];
+                        if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+                            let _ = std::io::Read::read_exact(&mut f, &mut bytes);
+                        }
+                        bytes.to_vec()
+                    })
+                    .clone()
+            })
+    }
+
     /// Parses and checks a configuration file's text.
     pub fn from_toml(text: &str) -> Result<Self> {
         let mut c: IcsConfig = toml::from_str(text).map_err(|e| Error::Config(e.to_string()))?;

@@ -10,6 +10,7 @@ pub mod computed;
 mod deadline;
 pub mod derived;
 mod guard;
+pub mod linkage;
 pub mod output;
 mod restrict;
 mod rtt;
@@ -189,6 +190,7 @@ impl WarehouseContext {
         ctx.register_object_store(warehouse.store_url(), warehouse.store().clone());
         udf::register(&ctx);
         tables::register(&ctx, warehouse, &view, config).await?;
+        linkage::register(&ctx, config.pseudonym_key()).await?;
         Ok(WarehouseContext {
             ctx,
             view: Arc::new(view),

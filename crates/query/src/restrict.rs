@@ -112,8 +112,19 @@ pub fn pseudonym(key: &[u8], value: &str) -> String {
     )
 }
 
-fn pseudonym_udf(key: Vec<u8>, list: bool) -> ScalarUDF {
-    let name = if list { "pseudonym_list" } else { "pseudonym" };
+/// What a keyed-pseudonym function replaces.
+#[derive(Clone, Copy)]
+pub(crate) enum Keyed {
+    /// The value.
+    Value,
+    /// Each of a comma-separated list of values.
+    List,
+    /// A valid NHS number (null for a missing or invalid one).
+    NhsNumber,
+}
+
+/// A function giving the keyed pseudonym of its argument.
+pub(crate) fn pseudonym_udf(name: &str, key: Vec<u8>, kind: Keyed) -> ScalarUDF {
     create_udf(
         name,
         vec![DataType::Utf8],
@@ -126,15 +137,17 @@ fn pseudonym_udf(key: Vec<u8>, list: bool) -> ScalarUDF {
                 .as_string::<i32>()
                 .iter()
                 .map(|v| {
-                    v.map(|v| {
-                        if list {
+                    v.and_then(|v| match kind {
+                        Keyed::Value => Some(pseudonym(&key, v)),
+                        Keyed::List => Some(
                             v.split(',')
                                 .filter(|x| !x.is_empty())
                                 .map(|x| pseudonym(&key, x))
                                 .collect::<Vec<_>>()
-                                .join(",")
-                        } else {
-                            pseudonym(&key, v)
+                                .join(","),
+                        ),
+                        Keyed::NhsNumber => {
+                            icsw_model::nhs_number::is_valid(v).then(|| pseudonym(&key, v))
                         }
                     })
                 })
@@ -156,8 +169,10 @@ impl Restriction {
     fn shape(&self, name: &str, schema: &Schema) -> Option<Shape> {
         let has = |c: &str| schema.column_with_name(c).is_some();
         let mut keep: Vec<Expr> = Vec::new();
-        if let (Some(ts), true) = (&self.trusts, has("trust")) {
-            keep.push(col("trust").in_list(ts.iter().map(|t| lit(t.clone())).collect(), false));
+        // A table's trust: `trust`, or a linkage view's provider.
+        let trust_col = ["trust", "provider_org_code"].into_iter().find(|c| has(c));
+        if let (Some(ts), Some(c)) = (&self.trusts, trust_col) {
+            keep.push(col(c).in_list(ts.iter().map(|t| lit(t.clone())).collect(), false));
         }
         if let Some(cs) = &self.commissioners {
             if has("commissioner_code") {
@@ -165,13 +180,19 @@ impl Restriction {
                     col("commissioner_code")
                         .in_list(cs.iter().map(|c| lit(c.clone())).collect(), false),
                 );
-            } else if NO_COMMISSIONER.contains(&name) {
+            } else if NO_COMMISSIONER.contains(&name) || crate::linkage::is_linkage(name) {
                 return None;
             }
         }
         let keep = keep.into_iter().reduce(Expr::and);
-        let ids = self.pseudonym_key.clone().map(|k| pseudonym_udf(k, false));
-        let lists = self.pseudonym_key.clone().map(|k| pseudonym_udf(k, true));
+        let ids = self
+            .pseudonym_key
+            .clone()
+            .map(|k| pseudonym_udf("pseudonym", k, Keyed::Value));
+        let lists = self
+            .pseudonym_key
+            .clone()
+            .map(|k| pseudonym_udf("pseudonym_list", k, Keyed::List));
         let columns = schema
             .fields()
             .iter()

@@ -7,6 +7,7 @@
 //! | `loads`, `load_files`, `quarantine`, `superseded` | the load log |
 //! | `coverage`, `snapshots`, `trusts` | what the view holds, and the ICS |
 //! | `ref_*` | reference tables from `sql/reference/` |
+//! | `ics_*` | ICS-wide linkage views ([`crate::linkage`]) |
 
 use crate::derived::{CensusCountsTable, Derivation, How, DERIVATIONS};
 use crate::rtt::{periods_at, PeriodsAt, RttWalkTable};
@@ -64,6 +65,7 @@ fn description(name: &str) -> String {
         "rtt_census_periods" => "RTT periods by month-end census date and return part, with days waited and weekly band (filter on census_date)",
         "ae_attendance_measures" => "A&E attendances with their return measures (type, over 4 and 12 hours, DTA wait)",
         "activity_measures" => "Referrals, outpatient appointments and spells with the activity return measure they count in",
+        "ics_ae_reattendance" => "Every unbooked A&E attendance with its 7-day re-attendance at the same or another ICS trust (linkage; keyed pseudonyms, no NHS numbers)",
         n if n.starts_with("ref_") => "Reference table from sql/reference/",
         _ => "",
     }

@@ -19,6 +19,14 @@ const FILES: &[(&str, &str)] = &[
         "activity",
         include_str!("../../../sql/reports/activity.sql"),
     ),
+    (
+        "ae_reattendance",
+        include_str!("../../../sql/reports/ae_reattendance.sql"),
+    ),
+    (
+        "frequent_attenders",
+        include_str!("../../../sql/reports/frequent_attenders.sql"),
+    ),
 ];
 
 /// A report as `icsw report --list` shows it.

@@ -174,11 +174,30 @@ pub async fn report(
     if let Some(c) = snap.cached(&key) {
         return Ok(c.respond(&headers));
     }
-    let ctx = state.context(&snap, &p).await?;
+    let file = icsw_returns::report_file(&name)?;
+    let ctx = if file.get("scope") == Some("ics") {
+        // An ICS-wide linkage report reads every trust's records (a
+        // patient's attendance elsewhere is what it counts) and shows
+        // only counts: a trust-scoped token gets its own trust's rows.
+        if p.commissioners.is_some() {
+            return Err(ApiError::Forbidden(
+                "ICS-wide linkage reports are by provider, not by commissioner".into(),
+            ));
+        }
+        if p.trusts.is_some() && trust.is_none() {
+            return Err(ApiError::bad(
+                "bad_request",
+                "name one of your trusts with ?trust=",
+            ));
+        }
+        snap.full.clone()
+    } else {
+        state.context(&snap, &p).await?
+    };
     let df = icsw_returns::report(&ctx, &name, period, trust.as_deref()).await?;
     let mut batches = df.collect().await?;
     if p.suppressed() {
-        let rates = crate::disclosure::rates(&icsw_returns::report_file(&name)?);
+        let rates = crate::disclosure::rates(&file);
         batches = crate::disclosure::for_managers(batches, &rates)?;
     }
     Ok(snap

@@ -3,7 +3,7 @@
 
 use crate::access::{authenticate, Audit, Need};
 use crate::metrics::Metrics;
-use crate::{new_token, AccessConfig, ApiError, ApiResult, Principal};
+use crate::{AccessConfig, ApiError, ApiResult, Principal};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -183,11 +183,7 @@ impl AppState {
                 options.addr
             ));
         }
-        let pseudonym_key = std::env::var("ICSW_PSEUDONYM_KEY")
-            .ok()
-            .or_else(|| access.as_ref().and_then(|a| a.pseudonym_key.clone()))
-            .map(String::into_bytes)
-            .unwrap_or_else(|| new_token().0.into_bytes());
+        let pseudonym_key = config.pseudonym_key();
         let audit = Audit::open(access.as_ref().and_then(|a| a.audit_log.as_deref()))
             .map_err(|e| format!("opening the audit log: {e}"))?;
         Ok(Arc::new(AppState {

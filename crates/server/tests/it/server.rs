@@ -931,3 +931,93 @@ fn each_spc_panel_is_a_json_series_with_the_managers_suppression() {
         403
     );
 }
+
+/// An ICS-wide linkage report reads every trust's records: a trust-scoped
+/// token gets its own trust's rows, counted against every trust, and
+/// nothing of another trust's rows; its view gives analysts the
+/// pseudonyms their session shows, and no one an NHS number.
+#[test]
+fn a_linkage_report_shows_a_scoped_token_its_trust_linked_ics_wide() {
+    let path = "/api/reports/ae-reattendance?period=2026-10";
+    let all = get(path, "admin").json();
+    let ryj = get(path, "manager_ryj").json();
+    let rows = |v: &serde_json::Value, level: &str| -> Vec<serde_json::Value> {
+        v.as_array()
+            .unwrap_or_else(|| panic!("{v}"))
+            .iter()
+            .filter(|r| r["Level"] == level)
+            .cloned()
+            .collect()
+    };
+    // The scoped manager's own trust's row only, its counts the admin's RYJ
+    // row's as managers see counts.
+    let providers = rows(&ryj, "provider");
+    assert_eq!(providers.len(), 1, "{ryj}");
+    assert_eq!(providers[0]["Provider Org Code"], "RYJ");
+    let admin_ryj = rows(&all, "provider")
+        .into_iter()
+        .find(|r| r["Provider Org Code"] == "RYJ")
+        .unwrap();
+    for c in [
+        "Attendances",
+        "Attendances Linkable",
+        "Reattendances",
+        "Reattendances Other Trust",
+    ] {
+        assert_eq!(
+            providers[0][c].as_str().unwrap(),
+            suppressed(admin_ryj[c].as_i64().unwrap()),
+            "{c}"
+        );
+    }
+    assert!(
+        admin_ryj["Attendances Linkable"].as_i64().unwrap() > 0,
+        "{admin_ryj}"
+    );
+    // Its ics row is its own trust's, not the ICS's.
+    assert_eq!(
+        rows(&ryj, "ics")[0]["Attendances"],
+        providers[0]["Attendances"]
+    );
+    assert!(rows(&all, "provider").len() > 1);
+    assert_status(
+        &get(&format!("{path}&trust=RQM"), "manager_ryj"),
+        403,
+        "another trust",
+    );
+    assert_status(
+        &get(path, "commissioner_w2u3z"),
+        403,
+        "a commissioner's scope",
+    );
+    // The view behind it: an analyst's patient_key and attendance_key are
+    // the pseudonyms their session shows for the NHS number and the
+    // attendance id; a scoped analyst sees its own trust's rows; an
+    // admin's view shows no NHS number and no attendance id.
+    let one = |q: &str, who: &str| {
+        let r = sql(q, who, "text/csv");
+        assert_eq!(r.status, 200, "{who}: {q}: {}", r.text());
+        r.text().lines().nth(1).unwrap_or_default().to_string()
+    };
+    let keyed = "SELECT count(*) FROM ics_ae_reattendance r JOIN ae_attendances a \
+                 ON a.trust = r.provider_org_code AND a.attendance_id = r.attendance_key \
+                 AND a.nhs_number = r.patient_key";
+    let linkable = "SELECT count(patient_key) FROM ics_ae_reattendance";
+    assert_eq!(one(keyed, "analyst"), one(linkable, "analyst"));
+    assert_ne!(one(linkable, "analyst"), "0");
+    assert_eq!(
+        one(
+            "SELECT string_agg(DISTINCT provider_org_code, ',') FROM ics_ae_reattendance",
+            "analyst_ryj"
+        ),
+        "RYJ"
+    );
+    for on in [
+        "a.nhs_number = r.patient_key",
+        "a.attendance_id = r.attendance_key",
+    ] {
+        let raw =
+            format!("SELECT count(*) FROM ics_ae_reattendance r JOIN ae_attendances a ON {on}");
+        assert_eq!(one(&raw, "admin"), "0", "{on}");
+    }
+}
