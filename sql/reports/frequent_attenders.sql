@@ -3,16 +3,18 @@
 -- description: Linked patients' unbooked A&E attendances (a valid NHS
 --   number) with London arrival dates from the 1st of the month eleven
 --   months before the period to the period's end, classified ICS-wide. A
---   frequent attender has 6 or more (more than five a year); a high
+--   frequent attender has min_attendances or more (6 unless asked
+--   otherwise: more than five a year); a high
 --   intensity user more than 20 in the window or more than 5 in the month.
 --   At more than one trust when they attended 2 or more trusts in the
 --   window; below threshold at every trust when no trust's own counts reach
---   it (frequent, fewer than 6 at each; high intensity, at most 20 in the
+--   it (frequent, fewer than min_attendances at each; high intensity, at most 20 in the
 --   window and at most 5 in the month at each), so visible only ICS-wide. A
 --   provider row counts the patients attending there in the window and their
 --   attendances there; the ics row each patient once with all their
 --   attendances (with one trust asked for, the patients attending there).
--- params: period_start date, period_end date, period_label text, trust text
+-- params: period_start date, period_end date, period_label text, trust text,
+--   min_attendances int
 -- scope: ics
 -- source: linkage spec sections 0 and 3; NHS England, High Intensity Use
 --   programme (2024/25); British Red Cross, Nowhere else to turn (2021)
@@ -48,8 +50,8 @@ classed AS (
         patient,
         n,
         trusts >= 2 AS multi,
-        n >= 6 AS fa,
-        max_n < 6 AS fa_below,
+        n >= $min_attendances AS fa,
+        max_n < $min_attendances AS fa_below,
         n > 20 OR n_month > 5 AS hiu,
         max_n <= 20 AND max_month <= 5 AS hiu_below
     FROM patients

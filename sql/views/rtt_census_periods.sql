@@ -7,30 +7,15 @@
 --   periods transferred out are only in Part_3. days = stop date (1A, 1B) or
 --   census date (2, 2A) minus clock start; band 1 holds 0-7 days, band k
 --   (2..104) holds 7(k-1)+1..7k days, band 105 holds 729 days and over; both
---   are null for an unknown clock start. Always filter on census_date.
+--   are null for an unknown clock start. nhs_number is the period's patient
+--   (the number on the event giving its treatment function; a pseudonym in
+--   an analyst's session). Always filter on census_date.
+--   Read from rtt_census_states.
 -- source: returns spec section 1 (parts, weeks waited, bands, treatment
 --   function rows); contract section 5 (periods from events, transfers out,
 --   nullified periods)
 WITH at_census AS (
-    SELECT
-        c.census_date,
-        CAST(date_trunc('month', c.census_date) AS DATE) AS period_start,
-        h.trust,
-        h.pathway_id,
-        h.period_number,
-        h.status,
-        h.clock_start,
-        h.clock_stop,
-        h.admitted,
-        h.has_decision_to_admit,
-        h.commissioner_code,
-        h.treatment_function_code,
-        COALESCE(t.rtt_row, 'X06') AS tf_row
-    FROM rtt_census_dates c
-    JOIN rtt_period_history h
-        ON h.valid_from <= c.census_date
-        AND (h.valid_to IS NULL OR h.valid_to > c.census_date)
-    LEFT JOIN ref_treatment_functions t ON t.code = h.treatment_function_code
+    SELECT * FROM rtt_census_states
 ),
 parts AS (
     SELECT *, CASE WHEN admitted THEN 'Part_1A' ELSE 'Part_1B' END AS part,
@@ -63,6 +48,7 @@ SELECT
     clock_start,
     clock_stop,
     clock_start IS NOT NULL AS start_known,
+    nhs_number,
     days,
     CASE
         WHEN days IS NULL THEN CAST(NULL AS INT)

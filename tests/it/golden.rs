@@ -13,7 +13,8 @@
 //!   `----`, then the exact CSV the return must be (byte for byte).
 //! - `held KIND PERIOD [options]`, `----`, then text each held reason
 //!   must contain, a line each.
-//! - `report NAME PERIOD [trust=X]`, `----`, then its rows as for `query`.
+//! - `report NAME PERIOD [trust=X] [min_attendances=N] [header]`, `----`,
+//!   then its rows as for `query` (the header first with `header`).
 //!
 //! A fixture is JSON: optional `config` (icsw.toml text) and `extracts`,
 //! each with `trust`, `night`, optional `extracted_at` (default 01:00 UTC the
@@ -344,10 +345,16 @@ async fn run_file(path: &Path) -> Vec<String> {
                 let fx = fx.as_ref().expect("a fixture first");
                 let ctx = fx.ctx().await;
                 let trust = words.iter().find_map(|w| w.strip_prefix("trust="));
-                let df =
-                    icsw_returns::report(&ctx, words[1], Month::parse(words[2]).unwrap(), trust)
-                        .await
-                        .unwrap();
+                let options = icsw_returns::ReportOptions {
+                    min_attendances: words
+                        .iter()
+                        .find_map(|w| w.strip_prefix("min_attendances="))
+                        .map(|n| n.parse().unwrap()),
+                };
+                let month = Month::parse(words[2]).unwrap();
+                let df = icsw_returns::report(&ctx, words[1], month, trust, &options)
+                    .await
+                    .unwrap();
                 let header = df
                     .schema()
                     .fields()
@@ -436,4 +443,9 @@ async fn linkage_ae_reattendance() {
 #[tokio::test]
 async fn linkage_frequent_attenders() {
     check("linkage_fa.slt").await;
+}
+
+#[tokio::test]
+async fn linkage_rtt_multi_provider_and_transfers() {
+    check("linkage_rtt.slt").await;
 }

@@ -227,9 +227,15 @@ async fn rtt_waits_reproduce_published_medians_and_95th_percentiles() {
     );
     fx.load().await;
     let ctx = fx.ctx().await;
-    let df = icsw_returns::report(&ctx, "rtt-waits", Month::parse("2015-03").unwrap(), None)
-        .await
-        .unwrap();
+    let df = icsw_returns::report(
+        &ctx,
+        "rtt-waits",
+        Month::parse("2015-03").unwrap(),
+        None,
+        &Default::default(),
+    )
+    .await
+    .unwrap();
     ctx.session()
         .register_table("waits", df.into_view())
         .unwrap();

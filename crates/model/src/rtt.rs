@@ -42,6 +42,8 @@ pub struct Event<'a> {
     pub activity: &'a str,
     pub treatment_function: &'a str,
     pub commissioner: &'a str,
+    /// The patient's NHS number as the event carries it.
+    pub nhs_number: Option<&'a str>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,6 +83,9 @@ pub struct PeriodState {
     pub transfer_date: Option<i32>,
     pub treatment_function: String,
     pub commissioner: String,
+    /// The NHS number on the event that gave the treatment function (the
+    /// period's patient, for linkage across trusts).
+    pub nhs_number: Option<String>,
     pub last_event_date: i32,
     pub event_count: u32,
     /// An OUTPATIENT, DECISION_TO_ADMIT or ADMISSION event is among the
@@ -211,6 +216,7 @@ fn new_period(number: usize, e: &Event<'_>, clock_start: Option<i32>) -> PeriodS
         transfer_date: None,
         treatment_function: e.treatment_function.to_string(),
         commissioner: e.commissioner.to_string(),
+        nhs_number: e.nhs_number.map(str::to_string),
         last_event_date: e.date,
         event_count: 0,
         had_clinical_activity: false,
@@ -221,6 +227,7 @@ fn new_period(number: usize, e: &Event<'_>, clock_start: Option<i32>) -> PeriodS
 fn count(p: &mut PeriodState, e: &Event<'_>) {
     p.treatment_function = e.treatment_function.to_string();
     p.commissioner = e.commissioner.to_string();
+    p.nhs_number = e.nhs_number.map(str::to_string);
     p.last_event_date = e.date;
     p.event_count += 1;
     if e.activity == "DECISION_TO_ADMIT" {
@@ -340,6 +347,7 @@ mod tests {
             activity,
             treatment_function: "110",
             commissioner: "W2U3Z",
+            nhs_number: None,
         }
     }
 
@@ -489,6 +497,24 @@ mod tests {
         assert_eq!(s[0].clock_stop, None);
         assert_eq!(w.findings[0].code, FindingCode::TransferredOut);
         assert_eq!(at(&w, 19)[0].status, PeriodStatus::Open);
+    }
+
+    #[test]
+    fn the_event_giving_the_treatment_function_gives_the_patient() {
+        let mut a = ev("a", 10, "10", "REFERRAL");
+        a.nhs_number = Some("9990000018");
+        let mut b = ev("b", 20, "20", "OUTPATIENT");
+        b.nhs_number = Some("9990000026");
+        let mut c = ev("c", 30, "90", "ADMIN");
+        c.nhs_number = Some("4000000632");
+        let mut d = ev("d", 40, "21", "ADMIN");
+        d.nhs_number = None;
+        let w = walk(&[a, b, c, d]);
+        assert_eq!(at(&w, 15)[0].nhs_number.as_deref(), Some("9990000018"));
+        // A 90 gives neither the treatment function nor the patient.
+        assert_eq!(at(&w, 35)[0].nhs_number.as_deref(), Some("9990000026"));
+        // The 21's own number, even none.
+        assert_eq!(at(&w, 40)[0].nhs_number, None);
     }
 
     #[test]

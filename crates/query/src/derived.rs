@@ -111,12 +111,13 @@ pub(crate) async fn census_counts(
         .map(|(a, b)| (icsw_model::Month::of(a), icsw_model::Month::of(b)));
     crate::tables::register_census_dates(&ctx, months)?;
     crate::tables::register_reference(&ctx)?;
-    let (name, text) = crate::tables::VIEWS
+    for (name, text) in crate::tables::VIEWS
         .iter()
-        .find(|(n, _)| *n == "rtt_census_periods")
-        .expect("the census view");
-    let view = ctx.sql(&crate::SqlFile::parse(name, text)?.text).await?;
-    ctx.register_table(*name, view.into_view())?;
+        .filter(|(n, _)| matches!(*n, "rtt_census_states" | "rtt_census_periods"))
+    {
+        let view = ctx.sql(&crate::SqlFile::parse(name, text)?.text).await?;
+        ctx.register_table(*name, view.into_view())?;
+    }
     let file = crate::SqlFile::parse("rtt_census_counts", CENSUS_COUNTS)?;
     // Exactly the table's types.
     let columns: Vec<_> = census_counts_schema()
@@ -254,7 +255,8 @@ impl Derivation {
 pub const DERIVATIONS: &[Derivation] = &[
     Derivation {
         table: "rtt_period_history",
-        format: 1,
+        // 2: the period's nhs_number.
+        format: 2,
         inputs: &[Feed::RttEvents],
         after: &[],
         how: How::Walk(Mode::History),

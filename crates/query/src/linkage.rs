@@ -20,10 +20,20 @@ use crate::{Result, SqlFile};
 use datafusion::prelude::SessionContext;
 
 /// The linkage views, by name.
-pub const VIEWS: &[(&str, &str)] = &[(
-    "ics_ae_reattendance",
-    include_str!("../../../sql/linkage/ics_ae_reattendance.sql"),
-)];
+pub const VIEWS: &[(&str, &str)] = &[
+    (
+        "ics_ae_reattendance",
+        include_str!("../../../sql/linkage/ics_ae_reattendance.sql"),
+    ),
+    (
+        "ics_rtt_multi_provider",
+        include_str!("../../../sql/linkage/ics_rtt_multi_provider.sql"),
+    ),
+    (
+        "ics_rtt_transfers",
+        include_str!("../../../sql/linkage/ics_rtt_transfers.sql"),
+    ),
+];
 
 /// Whether `name` is a linkage view (hidden from a commissioner's session:
 /// these are by provider, and patient-level).

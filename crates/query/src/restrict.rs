@@ -9,7 +9,11 @@
 //! (no error, function or predicate of theirs can reach another scope's
 //! rows); the derived views are planned again over those. The full tables
 //! are never registered in it by name, and the pseudonym function is not
-//! callable from its SQL.
+//! callable from its SQL. The one predicate of a query that reaches below
+//! the scope is a comparison of a column shown as it is (not an
+//! identifier) with constants, such as `census_date = DATE '2026-10-31'`:
+//! it cannot fail or call anything, and it lets a view over every census
+//! date be read for one ([`ScopedTable::pushable`]).
 
 use crate::{Result, WarehouseContext};
 use datafusion::arrow::array::{ArrayRef, AsArray, StringArray};
@@ -21,7 +25,8 @@ use datafusion::common::DFSchema;
 use datafusion::datasource::TableType;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{
-    col, create_udf, lit, ColumnarValue, Expr, ExprSchemable, ScalarUDF, Volatility,
+    col, create_udf, lit, ColumnarValue, Expr, ExprSchemable, Operator, ScalarUDF,
+    TableProviderFilterPushDown, Volatility,
 };
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::filter::FilterExec;
@@ -311,6 +316,52 @@ impl ScopedTable {
     }
 }
 
+impl ScopedTable {
+    /// Whether a query's predicate may be given to the full table's scan:
+    /// comparisons (`=`, `<>`, `<`, `<=`, `>`, `>=`, `IN`, `BETWEEN`, `IS
+    /// NULL`) of a column this table shows as it is, and not an identifier,
+    /// with constants, and conjunctions of them. Such a predicate cannot
+    /// fail, call a function or tell the query anything about the rows it
+    /// drops; the scope's own filter is applied all the same.
+    fn pushable(&self, e: &Expr) -> bool {
+        let as_is = |e: &Expr| match e {
+            Expr::Column(c) => {
+                !IDENTIFIERS.contains(&c.name.as_str())
+                    && self.columns.iter().any(|(x, n)| {
+                        matches!(x, Expr::Column(i) if i.name == c.name) && *n == c.name
+                    })
+            }
+            _ => false,
+        };
+        let constant = |e: &Expr| match e {
+            Expr::Literal(..) => true,
+            Expr::Cast(c) => matches!(c.expr.as_ref(), Expr::Literal(..)),
+            _ => false,
+        };
+        match e {
+            Expr::BinaryExpr(b) if b.op == Operator::And => {
+                self.pushable(&b.left) && self.pushable(&b.right)
+            }
+            Expr::BinaryExpr(b) => {
+                matches!(
+                    b.op,
+                    Operator::Eq
+                        | Operator::NotEq
+                        | Operator::Lt
+                        | Operator::LtEq
+                        | Operator::Gt
+                        | Operator::GtEq
+                ) && ((as_is(&b.left) && constant(&b.right))
+                    || (constant(&b.left) && as_is(&b.right)))
+            }
+            Expr::InList(l) => as_is(&l.expr) && l.list.iter().all(constant),
+            Expr::Between(b) => as_is(&b.expr) && constant(&b.low) && constant(&b.high),
+            Expr::IsNull(x) | Expr::IsNotNull(x) => as_is(x),
+            _ => false,
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl TableProvider for ScopedTable {
     fn schema(&self) -> SchemaRef {
@@ -321,11 +372,28 @@ impl TableProvider for ScopedTable {
         self.inner.table_type()
     }
 
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> datafusion::error::Result<Vec<TableProviderFilterPushDown>> {
+        // Inexact: the filter is applied above the scope as well.
+        Ok(filters
+            .iter()
+            .map(|f| {
+                if self.pushable(f) {
+                    TableProviderFilterPushDown::Inexact
+                } else {
+                    TableProviderFilterPushDown::Unsupported
+                }
+            })
+            .collect())
+    }
+
     async fn scan(
         &self,
         state: &dyn Session,
         projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
+        filters: &[Expr],
         _limit: Option<usize>,
     ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
         let wanted: Vec<&(Expr, String)> = match projection {
@@ -343,7 +411,17 @@ impl TableProvider for ScopedTable {
             .collect();
         used.sort_unstable();
         used.dedup();
-        let keep: Vec<Expr> = self.keep.iter().cloned().collect();
+        let mut keep: Vec<Expr> = self.keep.iter().cloned().collect();
+        // The query's pushable predicates, where the full table takes them.
+        let pushed: Vec<&Expr> = filters.iter().filter(|f| self.pushable(f)).collect();
+        let takes = self.inner.supports_filters_pushdown(&pushed)?;
+        keep.extend(
+            pushed
+                .into_iter()
+                .zip(takes)
+                .filter(|(_, t)| *t != TableProviderFilterPushDown::Unsupported)
+                .map(|(f, _)| f.clone()),
+        );
         let input = self.inner.scan(state, Some(&used), &keep, None).await?;
         let df_schema = DFSchema::try_from(input.schema().as_ref().clone())?;
         let mut plan: Arc<dyn ExecutionPlan> = input;
@@ -436,6 +514,56 @@ impl ExecutionPlan for ScopeBoundary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_comparisons_of_columns_shown_as_they_are_with_constants_pass_the_scope() {
+        use datafusion::datasource::MemTable;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("census_date", DataType::Date32, false),
+            Field::new("nhs_number", DataType::Utf8, true),
+            Field::new("n", DataType::Int64, false),
+            Field::new("trust", DataType::Utf8, false),
+        ]));
+        let inner = Arc::new(MemTable::try_new(schema, vec![vec![]]).unwrap());
+        let t = ScopedTable::try_new(
+            inner,
+            Some(col("trust").eq(lit("RYJ"))),
+            vec![
+                (col("census_date"), "census_date".into()),
+                (col("nhs_number"), "nhs_number".into()),
+                (col("n") + lit(1i64), "n".into()),
+                (col("trust"), "trust".into()),
+            ],
+        )
+        .unwrap();
+        let day = || lit(ScalarValue::Date32(Some(20_757)));
+        use datafusion::common::ScalarValue;
+        for ok in [
+            col("census_date").eq(day()),
+            day().lt_eq(col("census_date")),
+            col("census_date").between(day(), day()),
+            col("trust").in_list(vec![lit("RQM")], false),
+            col("census_date")
+                .eq(day())
+                .and(col("trust").not_eq(lit("RQM"))),
+            col("census_date").is_null(),
+        ] {
+            assert!(t.pushable(&ok), "{ok}");
+        }
+        for no in [
+            // An identifier, even shown as it is.
+            col("nhs_number").eq(lit("9434765919")),
+            // A column computed by the scope.
+            col("n").eq(lit(1i64)),
+            // Anything that computes, can fail or calls a function.
+            (col("census_date") - day()).eq(lit(0i64)),
+            (lit(1i64) / lit(0i64)).eq(lit(1i64)),
+            col("census_date").eq(day()).or(col("trust").eq(lit("RQM"))),
+            datafusion::functions::expr_fn::upper(col("trust")).eq(lit("RQM")),
+        ] {
+            assert!(!t.pushable(&no), "{no}");
+        }
+    }
 
     #[test]
     fn hmac_matches_rfc_4231() {

@@ -62,10 +62,13 @@ fn description(name: &str) -> String {
         "trusts" => "The trusts of the ICS configuration",
         "rtt_census_dates" => "Month-end census dates (2000-2099)",
         "rtt_census_counts" => "RTT periods counted by month-end census date, provider, commissioner, treatment function, return part and band, at the census dates of each trust's data (what the RTT return reads)",
+        "rtt_census_states" => "RTT periods as they stood at each month-end census date, with status and the period's patient (filter on census_date)",
         "rtt_census_periods" => "RTT periods by month-end census date and return part, with days waited and weekly band (filter on census_date)",
         "ae_attendance_measures" => "A&E attendances with their return measures (type, over 4 and 12 hours, DTA wait)",
         "activity_measures" => "Referrals, outpatient appointments and spells with the activity return measure they count in",
         "ics_ae_reattendance" => "Every unbooked A&E attendance with its 7-day re-attendance at the same or another ICS trust (linkage; keyed pseudonyms, no NHS numbers)",
+        "ics_rtt_multi_provider" => "Every open RTT pathway (Part_2) at each month-end census date, with whether its patient is also waiting at another ICS trust, same treatment function or other (linkage; filter on census_date)",
+        "ics_rtt_transfers" => "Every RTT period transferred out (21) in a census month, with the clock at the receiving ICS trust: carried, restarted, pending, unmatched or unlinkable (linkage; filter on census_date)",
         n if n.starts_with("ref_") => "Reference table from sql/reference/",
         _ => "",
     }
@@ -301,6 +304,10 @@ pub(crate) fn is_derived(name: &str) -> bool {
 
 /// The derived tables of `sql/views/`, registered in every session.
 pub const VIEWS: &[(&str, &str)] = &[
+    (
+        "rtt_census_states",
+        include_str!("../../../sql/views/rtt_census_states.sql"),
+    ),
     (
         "rtt_census_periods",
         include_str!("../../../sql/views/rtt_census_periods.sql"),

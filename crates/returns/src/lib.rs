@@ -11,7 +11,7 @@ mod reports;
 pub mod spc;
 
 pub use completeness::{completeness, TrustProvenance};
-pub use reports::{report, report_file, reports, ReportInfo};
+pub use reports::{report, report_file, reports, ReportInfo, ReportOptions, MIN_ATTENDANCES};
 
 use chrono::NaiveDate;
 use datafusion::prelude::DataFrame;

@@ -27,6 +27,14 @@ const FILES: &[(&str, &str)] = &[
         "frequent_attenders",
         include_str!("../../../sql/reports/frequent_attenders.sql"),
     ),
+    (
+        "rtt_multi_provider",
+        include_str!("../../../sql/reports/rtt_multi_provider.sql"),
+    ),
+    (
+        "rtt_transfers",
+        include_str!("../../../sql/reports/rtt_transfers.sql"),
+    ),
 ];
 
 /// A report as `icsw report --list` shows it.
@@ -58,15 +66,49 @@ pub fn reports() -> Vec<ReportInfo> {
         .collect()
 }
 
+/// What a report can be asked beyond its month and trust.
+#[derive(Clone, Debug, Default)]
+pub struct ReportOptions {
+    /// `frequent-attenders`: the attendances in the 12-month window that
+    /// make a frequent attender (linkage spec section 3; 6 when not given).
+    pub min_attendances: Option<u32>,
+}
+
+/// The frequent-attender threshold when none is asked for: more than five
+/// a year (British Red Cross, *Nowhere else to turn*, 2021).
+pub const MIN_ATTENDANCES: u32 = 6;
+
 /// Plans report `name` for a month (and optionally one trust).
 pub async fn report(
     ctx: &WarehouseContext,
     name: &str,
     period: Month,
     trust: Option<&str>,
+    options: &ReportOptions,
 ) -> Result<DataFrame> {
     let file = report_file(name)?;
-    let params = bind_month(&file, period, period.to_string(), trust);
+    let mut params = bind_month(&file, period, period.to_string(), trust);
+    let takes = |p: &str| file.params.iter().any(|x| x.name == p);
+    match options.min_attendances {
+        Some(_) if !takes("min_attendances") => {
+            return Err(Error::Invalid(format!(
+                "report {name} takes no minimum number of attendances"
+            )))
+        }
+        Some(0) => {
+            return Err(Error::Invalid(
+                "the minimum number of attendances must be at least 1".into(),
+            ))
+        }
+        _ => {}
+    }
+    if takes("min_attendances") {
+        let n = options.min_attendances.unwrap_or(MIN_ATTENDANCES);
+        params.push((
+            "min_attendances",
+            datafusion::common::ScalarValue::Int64(Some(i64::from(n))),
+        ));
+    }
     Ok(ctx.file(&file, &params).await?)
 }
 

@@ -153,6 +153,8 @@ pub async fn report_list(_: Auth<need::Dashboards>) -> ApiResult<Response> {
 pub struct ReportQuery {
     period: String,
     trust: Option<String>,
+    /// `frequent-attenders`: the threshold (6 when not given).
+    min_attendances: Option<u32>,
 }
 
 /// A headline report as JSON (counts suppressed for managers).
@@ -167,8 +169,9 @@ pub async fn report(
     let trust = crate::trust_asked(&p, q.trust.as_deref())?;
     let snap = state.snapshot().await?;
     let key = format!(
-        "report|{name}|{period}|{:?}|{}",
+        "report|{name}|{period}|{:?}|{:?}|{}",
         trust,
+        q.min_attendances,
         AppState::scope_key(&p)
     );
     if let Some(c) = snap.cached(&key) {
@@ -194,7 +197,10 @@ pub async fn report(
     } else {
         state.context(&snap, &p).await?
     };
-    let df = icsw_returns::report(&ctx, &name, period, trust.as_deref()).await?;
+    let options = icsw_returns::ReportOptions {
+        min_attendances: q.min_attendances,
+    };
+    let df = icsw_returns::report(&ctx, &name, period, trust.as_deref(), &options).await?;
     let mut batches = df.collect().await?;
     if p.suppressed() {
         let rates = crate::disclosure::rates(&file);

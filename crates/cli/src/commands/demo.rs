@@ -96,7 +96,7 @@ pub async fn run(w: &Warehouse, config: &IcsConfig, a: &DemoArgs) -> Result<(), 
         )?;
     }
     for (title, name, filter) in REPORTS {
-        let df = icsw_returns::report(&ctx, name, period, None)
+        let df = icsw_returns::report(&ctx, name, period, None, &Default::default())
             .await
             .map_err(returns_failure)?;
         let df = df.filter(col("level").not_eq(lit("provider_commissioner_function")))?;

@@ -20,6 +20,10 @@ pub struct ReportArgs {
     /// One trust (ODS code); default every trust.
     #[arg(long)]
     trust: Option<String>,
+    /// frequent-attenders: the attendances in the 12 months that make a
+    /// frequent attender (default 6: more than five a year).
+    #[arg(long, value_name = "N")]
+    min_attendances: Option<u32>,
     #[arg(long, value_enum, default_value_t = TableFormat::Table)]
     format: TableFormat,
     #[command(flatten)]
@@ -39,7 +43,10 @@ pub async fn run(w: &Warehouse, config: &IcsConfig, a: &ReportArgs) -> Result<()
             .ok_or_else(|| Failure::Usage("--period YYYY-MM is required".into()))?,
     )?;
     let ctx = WarehouseContext::at(w, (&a.as_at).into(), config).await?;
-    let df = icsw_returns::report(&ctx, name, period, a.trust.as_deref())
+    let options = icsw_returns::ReportOptions {
+        min_attendances: a.min_attendances,
+    };
+    let df = icsw_returns::report(&ctx, name, period, a.trust.as_deref(), &options)
         .await
         .map_err(returns_failure)?;
     write_frame(df, a.format.into(), stdout()).await

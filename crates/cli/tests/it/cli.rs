@@ -379,6 +379,64 @@ fn returns_are_written_with_provenance_held_by_the_gate_and_reproducible_as_at_a
     );
     let o = icsw(d, &["report", "nope", "--period", "2026-10"]);
     assert_eq!(o.status.code(), Some(2));
+    // The linkage reports, and --min-attendances where it means something.
+    for name in ["rtt-multi-provider", "rtt-transfers", "frequent-attenders"] {
+        assert!(list.contains(name), "{list}");
+    }
+    let fa = |n: &str| {
+        ok(
+            d,
+            &[
+                "report",
+                "frequent-attenders",
+                "--period",
+                "2026-10",
+                "--min-attendances",
+                n,
+                "--format",
+                "csv",
+            ],
+        )
+    };
+    // Frequent Attenders, ICS-wide: every linked patient at a threshold of
+    // one, fewer at ten.
+    let ics = |csv: &str| -> Vec<String> {
+        csv.lines()
+            .find(|l| l.contains(",ics,"))
+            .unwrap()
+            .split(',')
+            .map(str::to_string)
+            .collect()
+    };
+    let (one, ten) = (ics(&fa("1")), ics(&fa("10")));
+    assert_eq!(one[3], one[4], "every linked patient attended once");
+    assert!(ten[4].parse::<u64>().unwrap() < one[4].parse::<u64>().unwrap());
+    for bad in [
+        vec![
+            "report",
+            "rtt-transfers",
+            "--period",
+            "2026-10",
+            "--min-attendances",
+            "3",
+        ],
+        vec![
+            "report",
+            "frequent-attenders",
+            "--period",
+            "2026-10",
+            "--min-attendances",
+            "0",
+        ],
+    ] {
+        let o = icsw(d, &bad);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("attendances"),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
 }
 
 /// A GET over a plain TCP connection: the status line and the body.

@@ -61,6 +61,9 @@ pub fn history_schema() -> SchemaRef {
             d("last_event_date", false),
             Field::new("event_count", DataType::Int32, false),
             d("snapshot_extract_date", false),
+            // The NHS number on the event giving the treatment function,
+            // as stored (linkage spec section 2).
+            s("nhs_number", true),
         ]))
     })
     .clone()
@@ -109,7 +112,7 @@ impl RttWalkTable {
     }
 }
 
-const EVENT_COLUMNS: [&str; 9] = [
+const EVENT_COLUMNS: [&str; 10] = [
     "trust",
     "pathway_id",
     "event_id",
@@ -119,6 +122,7 @@ const EVENT_COLUMNS: [&str; 9] = [
     "treatment_function_code",
     "commissioner_code",
     "_extract_date",
+    "nhs_number",
 ];
 
 /// Filters on the pathway key can go to the events scan.

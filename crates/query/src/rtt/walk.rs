@@ -25,6 +25,7 @@ pub(super) struct OwnedEvent {
     pub(super) activity: String,
     pub(super) tfc: String,
     pub(super) commissioner: String,
+    pub(super) nhs_number: Option<String>,
 }
 
 pub(super) struct Walker {
@@ -52,7 +53,7 @@ impl Out {
     pub(super) fn new() -> Self {
         Out {
             rows: 0,
-            s: (0..8).map(|_| StringBuilder::new()).collect(),
+            s: (0..9).map(|_| StringBuilder::new()).collect(),
             d: (0..8).map(|_| Date32Builder::new()).collect(),
             i: (0..2).map(|_| Int32Builder::new()).collect(),
             b: (0..3).map(|_| BooleanBuilder::new()).collect(),
@@ -79,6 +80,8 @@ impl Walker {
         let text = |i: usize| -> Result<ArrayRef> { Ok(cast(batch.column(i), &DataType::Utf8)?) };
         let (trust, pathway, id) = (text(0)?, text(1)?, text(2)?);
         let (status, activity, tfc, comm) = (text(4)?, text(5)?, text(6)?, text(7)?);
+        let nhs = text(9)?;
+        let nhs = nhs.as_string::<i32>();
         let dates = batch.column(3).as_primitive::<Date32Type>();
         let extracts = batch.column(8).as_primitive::<Date32Type>();
         let s = |a: &ArrayRef, i: usize| -> String {
@@ -107,6 +110,7 @@ impl Walker {
                 activity: s(&activity, r),
                 tfc: s(&tfc, r),
                 commissioner: s(&comm, r),
+                nhs_number: nhs.is_valid(r).then(|| nhs.value(r).to_string()),
             });
         }
         self.emit(false)
@@ -127,6 +131,7 @@ impl Walker {
                 activity: &e.activity,
                 treatment_function: &e.tfc,
                 commissioner: &e.commissioner,
+                nhs_number: e.nhs_number.as_deref(),
             })
             .collect();
         let w = walk(&events);
@@ -184,6 +189,7 @@ impl Walker {
                 Arc::new(o.d[5].finish()),
                 Arc::new(o.i[1].finish()),
                 Arc::new(o.d[6].finish()),
+                Arc::new(o.s[7].finish()),
             ],
             Mode::Findings => vec![
                 Arc::new(o.s[0].finish()),
@@ -228,5 +234,6 @@ pub(super) fn append_state(
     o.d[5].append_value(st.last_event_date);
     o.i[1].append_value(st.event_count as i32);
     o.d[6].append_value(extract_day);
+    o.s[7].append_option(st.nhs_number.as_deref());
     o.rows += 1;
 }

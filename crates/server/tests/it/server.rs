@@ -1021,3 +1021,69 @@ fn a_linkage_report_shows_a_scoped_token_its_trust_linked_ics_wide() {
         assert_eq!(one(&raw, "admin"), "0", "{on}");
     }
 }
+
+#[test]
+fn the_rtt_linkage_views_key_what_an_analyst_sees_and_scope_by_provider() {
+    let one = |q: &str, who: &str| {
+        let r = sql(q, who, "text/csv");
+        assert_eq!(r.status, 200, "{who}: {q}: {}", r.text());
+        r.text().lines().nth(1).unwrap_or_default().to_string()
+    };
+    // Every linkable open pathway of the view is one of the analyst's
+    // Part_2 periods, by the pseudonyms their session shows for the
+    // pathway id and the period's NHS number.
+    let at = "census_date = DATE '2026-10-31'";
+    let keyed = format!(
+        "SELECT count(*) FROM ics_rtt_multi_provider r JOIN rtt_census_periods p \
+         ON p.census_date = r.census_date AND p.part = 'Part_2' \
+         AND p.trust = r.provider_org_code AND p.pathway_id = r.pathway_key \
+         AND p.nhs_number = r.patient_key WHERE r.{at}"
+    );
+    let linkable = format!("SELECT count(patient_key) FROM ics_rtt_multi_provider WHERE {at}");
+    assert_eq!(one(&keyed, "analyst"), one(&linkable, "analyst"));
+    assert_ne!(one(&linkable, "analyst"), "0");
+    // A scoped analyst: its own trust's rows of both views.
+    for view in ["ics_rtt_multi_provider", "ics_rtt_transfers"] {
+        let trusts = one(
+            &format!(
+                "SELECT COALESCE(string_agg(DISTINCT provider_org_code, ','), 'RYJ') FROM {view}"
+            ),
+            "analyst_ryj",
+        );
+        assert_eq!(trusts, "RYJ", "{view}");
+    }
+    // No NHS number or pathway id in the admin's view.
+    for on in [
+        "p.pathway_id = r.pathway_key",
+        "p.nhs_number = r.patient_key",
+    ] {
+        let raw = format!(
+            "SELECT count(*) FROM ics_rtt_multi_provider r JOIN rtt_census_periods p \
+             ON p.census_date = r.census_date AND {on} WHERE r.{at}"
+        );
+        assert_eq!(one(&raw, "admin"), "0", "{on}");
+    }
+    // The reports: a scoped manager sees its own provider's rows.
+    for report in ["rtt-multi-provider", "rtt-transfers"] {
+        let v = get(
+            &format!("/api/reports/{report}?period=2026-10"),
+            "manager_ryj",
+        )
+        .json();
+        let rows = v.as_array().unwrap_or_else(|| panic!("{report}: {v}"));
+        assert!(!rows.is_empty(), "{report}");
+        assert!(
+            rows.iter()
+                .all(|r| r["Level"] == "ics" || r["Provider Org Code"] == "RYJ"),
+            "{report}: {v}"
+        );
+        assert_status(
+            &get(
+                &format!("/api/reports/{report}?period=2026-10"),
+                "commissioner_w2u3z",
+            ),
+            403,
+            "a commissioner's scope",
+        );
+    }
+}
