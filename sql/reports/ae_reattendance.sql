@@ -14,6 +14,7 @@
 --   Counted from the view ics_ae_reattendance.
 -- params: period_start date, period_end date, period_label text, trust text
 -- scope: ics
+-- covers: ae_attendances, 7 days before
 -- rates: Reattendance Rate = Reattendances / Attendances
 -- source: linkage spec sections 0 and 1; DH, A&E Clinical Quality Indicators
 --   Implementation Guidance (2010); NHS Digital, Hospital A&E Activity

@@ -16,6 +16,7 @@
 -- params: period_start date, period_end date, period_label text, trust text,
 --   min_attendances int
 -- scope: ics
+-- covers: ae_attendances, 11 months before
 -- source: linkage spec sections 0 and 3; NHS England, High Intensity Use
 --   programme (2024/25); British Red Cross, Nowhere else to turn (2021)
 WITH att AS (

@@ -11,6 +11,7 @@
 --   ICS-wide. Counted from the view ics_rtt_multi_provider.
 -- params: period_start date, period_end date, period_label text, trust text
 -- scope: ics
+-- covers: rtt_events
 -- source: linkage spec sections 0 and 2; returns spec section 1 (Part_2,
 --   treatment function rows)
 WITH per AS (

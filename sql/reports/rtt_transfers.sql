@@ -14,6 +14,7 @@
 --   transfers whose receiving period is at the provider.
 -- params: period_start date, period_end date, period_label text, trust text
 -- scope: ics
+-- covers: rtt_events
 -- source: linkage spec sections 0 and 2; NHS Data Dictionary, Referral To
 --   Treatment Period; RTT guidance v5.0 (Feb 2025)
 WITH month AS (

@@ -15,6 +15,8 @@
 //!   must contain, a line each.
 //! - `report NAME PERIOD [trust=X] [min_attendances=N] [header]`, `----`,
 //!   then its rows as for `query` (the header first with `header`).
+//! - `complete NAME PERIOD`, `----`, then the report's incomplete reasons
+//!   over every configured trust, a line each (or `complete`).
 //!
 //! A fixture is JSON: optional `config` (icsw.toml text) and `extracts`,
 //! each with `trust`, `night`, optional `extracted_at` (default 01:00 UTC the
@@ -339,6 +341,26 @@ async fn run_file(path: &Path) -> Vec<String> {
                     }
                     (kind, Ok(_)) => fail(format!("{kind}: the return was written")),
                     (_, Err(e)) => fail(format!("return failed: {e}")),
+                }
+            }
+            "complete" => {
+                let fx = fx.as_ref().expect("a fixture first");
+                let ctx = fx.ctx().await;
+                let month = Month::parse(words[2]).unwrap();
+                let trusts =
+                    icsw_returns::report_completeness(ctx.view(), &fx.config, words[1], month)
+                        .unwrap()
+                        .expect("the report declares covers:");
+                let mut got = icsw_returns::incomplete_reasons(&trusts);
+                if got.is_empty() {
+                    got.push("complete".into());
+                }
+                if got != r.expected {
+                    fail(format!(
+                        "completeness gave\n{}\nexpected\n{}",
+                        got.join("\n"),
+                        r.expected.join("\n")
+                    ));
                 }
             }
             "report" => {

@@ -439,7 +439,33 @@ impl TableProvider for ScopedTable {
             })
             .collect::<datafusion::error::Result<Vec<_>>>()?;
         let plan = Arc::new(ProjectionExec::try_new(exprs, plan)?);
-        Ok(Arc::new(ScopeBoundary::new(plan)))
+        // A view's scan (a linkage view of the full session) is a plan the
+        // session has optimized already; optimizing it again as part of
+        // the query's plan trips DataFusion 55's distribution rule on
+        // some joins (an index out of bounds in reordering join keys), so
+        // the boundary shows the optimizer no children then.
+        // Its rows are then given the table's own schema (the plan's can
+        // differ from the view's logical schema in nullability or
+        // metadata, which DataFusion checks before an aggregate).
+        if self.inner.get_logical_plan().is_none() {
+            return Ok(Arc::new(ScopeBoundary {
+                input: plan,
+                opaque: None,
+            }));
+        }
+        let schema = Arc::new(Schema::new(
+            wanted
+                .iter()
+                .map(|(_, n)| self.schema.field_with_name(n).cloned())
+                .collect::<std::result::Result<Vec<_>, _>>()?,
+        ));
+        let props = Arc::new(plan.properties().as_ref().clone().with_eq_properties(
+            datafusion::physical_expr::EquivalenceProperties::new(schema.clone()),
+        ));
+        Ok(Arc::new(ScopeBoundary {
+            input: plan,
+            opaque: Some((schema, props)),
+        }))
     }
 }
 
@@ -447,15 +473,14 @@ impl TableProvider for ScopedTable {
 /// and accepts no filter from the plan above (the default of
 /// `gather_filters_for_pushdown`), so no predicate of the user's is ever
 /// evaluated below the scope.
+///
+/// Over a plan already optimized (a view's), it is `opaque`: a leaf to the
+/// optimizer, which leaves the finished plan below it alone.
 #[derive(Debug)]
 struct ScopeBoundary {
     input: Arc<dyn ExecutionPlan>,
-}
-
-impl ScopeBoundary {
-    fn new(input: Arc<dyn ExecutionPlan>) -> Self {
-        ScopeBoundary { input }
-    }
+    /// When opaque: the table's schema and the properties under it.
+    opaque: Option<(SchemaRef, Arc<PlanProperties>)>,
 }
 
 impl DisplayAs for ScopeBoundary {
@@ -470,11 +495,18 @@ impl ExecutionPlan for ScopeBoundary {
     }
 
     fn properties(&self) -> &Arc<PlanProperties> {
-        self.input.properties()
+        match &self.opaque {
+            Some((_, props)) => props,
+            None => self.input.properties(),
+        }
     }
 
     fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![&self.input]
+        if self.opaque.is_some() {
+            vec![]
+        } else {
+            vec![&self.input]
+        }
     }
 
     fn apply_expressions(
@@ -489,7 +521,13 @@ impl ExecutionPlan for ScopeBoundary {
         mut children: Vec<Arc<dyn ExecutionPlan>>,
         _options: ReplaceChildrenOptions,
     ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
-        Ok(Arc::new(ScopeBoundary::new(children.swap_remove(0))))
+        if self.opaque.is_some() {
+            return Ok(self);
+        }
+        Ok(Arc::new(ScopeBoundary {
+            input: children.swap_remove(0),
+            opaque: None,
+        }))
     }
 
     fn with_new_children(
@@ -507,7 +545,26 @@ impl ExecutionPlan for ScopeBoundary {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> datafusion::error::Result<SendableRecordBatchStream> {
-        self.input.execute(partition, context)
+        let input = self.input.execute(partition, context)?;
+        let Some((schema, _)) = &self.opaque else {
+            return Ok(input);
+        };
+        let schema = schema.clone();
+        let out = schema.clone();
+        use futures::StreamExt;
+        let rows = input.map(move |b| {
+            let b = b?;
+            let options = datafusion::arrow::array::RecordBatchOptions::new()
+                .with_row_count(Some(b.num_rows()));
+            Ok(datafusion::arrow::array::RecordBatch::try_new_with_options(
+                out.clone(),
+                b.columns().to_vec(),
+                &options,
+            )?)
+        });
+        Ok(Box::pin(
+            datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(schema, rows),
+        ))
     }
 }
 

@@ -43,6 +43,31 @@ fn ranges(days: &[NaiveDate]) -> Vec<DateRange> {
     DateRange::normalise(days.iter().map(|d| DateRange::day(*d)).collect())
 }
 
+/// The days and feeds a figure reads: every day from `from` to `to` of each
+/// period feed, and for `rtt_events` a snapshot dated after `census`.
+#[derive(Clone, Debug)]
+pub struct Window {
+    pub feeds: Vec<Feed>,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub census: NaiveDate,
+    /// How the reasons name the days (the period, for a return).
+    pub label: String,
+}
+
+impl Window {
+    /// A return's: its feeds over its month, the census its last day.
+    pub fn of_return(kind: ReturnKind, period: Month) -> Self {
+        Window {
+            feeds: kind.feeds().to_vec(),
+            from: period.first_day(),
+            to: period.last_day(),
+            census: period.last_day(),
+            label: period.to_string(),
+        }
+    }
+}
+
 /// The completeness of every trust in scope (one trust, or all configured).
 pub fn completeness(
     view: &View,
@@ -51,6 +76,17 @@ pub fn completeness(
     period: Month,
     trust: Option<&str>,
 ) -> Vec<TrustProvenance> {
+    completeness_of(view, config, &Window::of_return(kind, period), trust)
+}
+
+/// The completeness of every trust in scope over `w`.
+pub fn completeness_of(
+    view: &View,
+    config: &IcsConfig,
+    w: &Window,
+    trust: Option<&str>,
+) -> Vec<TrustProvenance> {
+    let label = &w.label;
     config
         .trusts
         .iter()
@@ -72,7 +108,7 @@ pub fn completeness(
                 p.reasons.push("no extract loaded".into());
                 return p;
             };
-            for feed in kind.feeds() {
+            for feed in &w.feeds {
                 if !tc.expected_feeds.contains(feed) {
                     continue;
                 }
@@ -81,8 +117,8 @@ pub fn completeness(
                     FeedKind::Period => {
                         let mut used = Vec::new();
                         for c in fs.map(|f| f.coverage.as_slice()).unwrap_or_default() {
-                            let from = c.from.max(period.first_day());
-                            let to = c.to.min(period.last_day());
+                            let from = c.from.max(w.from);
+                            let to = c.to.min(w.to);
                             if from <= to {
                                 used.push(ExtractUsed {
                                     load_id: c.load_id,
@@ -91,14 +127,16 @@ pub fn completeness(
                                 });
                             }
                         }
-                        let missing: Vec<NaiveDate> = period
-                            .days()
+                        let missing: Vec<NaiveDate> = w
+                            .from
+                            .iter_days()
+                            .take_while(|d| *d <= w.to)
                             .filter(|d| fs.and_then(|f| f.covered_by(*d)).is_none())
                             .collect();
                         if !missing.is_empty() {
                             let r = ranges(&missing);
                             p.reasons.push(format!(
-                                "{feed}: {} day(s) of {period} not covered by any loaded extract ({})",
+                                "{feed}: {} day(s) of {label} not covered by any loaded extract ({})",
                                 missing.len(),
                                 r.iter()
                                     .map(|r| if r.from == r.to {
@@ -123,11 +161,10 @@ pub fn completeness(
                                     dates: None,
                                 }],
                             );
-                            if *feed == Feed::RttEvents && sn.extract_date <= period.last_day() {
+                            if *feed == Feed::RttEvents && sn.extract_date <= w.census {
                                 p.reasons.push(format!(
                                     "{feed}: the latest snapshot is dated {}, not after the census date {}",
-                                    sn.extract_date,
-                                    period.last_day()
+                                    sn.extract_date, w.census
                                 ));
                             }
                         }
@@ -136,7 +173,7 @@ pub fn completeness(
                 }
             }
             p.missing_extracts =
-                s.missing_nights(period.first_day(), period.last_day(), view.horizon());
+                s.missing_nights(w.from, w.to, view.horizon());
             p.refused_extracts = s
                 .refused
                 .iter()

@@ -10,8 +10,11 @@ mod completeness;
 mod reports;
 pub mod spc;
 
-pub use completeness::{completeness, TrustProvenance};
-pub use reports::{report, report_file, reports, ReportInfo, ReportOptions, MIN_ATTENDANCES};
+pub use completeness::{completeness, completeness_of, TrustProvenance, Window};
+pub use reports::{
+    incomplete_reasons, report, report_completeness, report_file, report_window, reports,
+    ReportInfo, ReportOptions, MIN_ATTENDANCES,
+};
 
 use chrono::NaiveDate;
 use datafusion::prelude::DataFrame;
@@ -194,10 +197,7 @@ pub fn provenance(
         }
     }
     let trusts = completeness(view, config, req.kind, req.period, req.trust.as_deref());
-    let mut reasons: Vec<String> = trusts
-        .iter()
-        .flat_map(|t| t.reasons.iter().map(move |r| format!("{}: {r}", t.trust)))
-        .collect();
+    let mut reasons = incomplete_reasons(&trusts);
     reasons.extend(held_by);
     let provenance = Provenance {
         kind: req.kind,

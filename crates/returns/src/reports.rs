@@ -1,6 +1,7 @@
 //! Headline reports: `sql/reports/*.sql`, each named in its header.
 
-use crate::{bind_month, Error, Result};
+use crate::completeness::{completeness_of, Window};
+use crate::{bind_month, Error, Result, TrustProvenance};
 use datafusion::prelude::DataFrame;
 use icsw_model::Month;
 use icsw_query::{SqlFile, WarehouseContext};
@@ -128,4 +129,73 @@ pub fn report_file(name: &str) -> Result<SqlFile> {
                     .join(", ")
             ))
         })
+}
+
+/// The days and feeds report `name` reads for `period`, from its header's
+/// `covers:` (`FEED, ...` and optionally `N days before` or `N months
+/// before` the month), when it declares one: a linked measure reads every
+/// trust's records over more than its month.
+pub fn report_window(name: &str, period: Month) -> Result<Option<Window>> {
+    let file = report_file(name)?;
+    let Some(covers) = file.get("covers") else {
+        return Ok(None);
+    };
+    let bad = || Error::Invalid(format!("report {name}: covers: {covers:?}"));
+    let mut w = Window {
+        feeds: Vec::new(),
+        from: period.first_day(),
+        to: period.last_day(),
+        census: period.last_day(),
+        label: String::new(),
+    };
+    for part in covers.split(',').map(str::trim) {
+        let words: Vec<&str> = part.split_whitespace().collect();
+        match words.as_slice() {
+            [n, unit, "before"] => {
+                let n: u32 = n.parse().map_err(|_| bad())?;
+                w.from = match *unit {
+                    "days" => w.from - chrono::Duration::days(i64::from(n)),
+                    "months" => {
+                        let mut m = period;
+                        for _ in 0..n {
+                            m = m.prev();
+                        }
+                        m.first_day()
+                    }
+                    _ => return Err(bad()),
+                };
+            }
+            [feed] => w
+                .feeds
+                .push(icsw_model::Feed::parse(feed).map_err(|_| bad())?),
+            _ => return Err(bad()),
+        }
+    }
+    w.label = if w.from == period.first_day() {
+        period.to_string()
+    } else {
+        format!("{} to {}", w.from, w.to)
+    };
+    Ok(Some(w))
+}
+
+/// Whether report `name` for `period` has every day and snapshot it reads,
+/// for every configured trust (a linked measure counts every trust's
+/// records, whichever trust it is asked for): the trusts' provenance, or
+/// `None` for a report that declares no window.
+pub fn report_completeness(
+    view: &icsw_store::View,
+    config: &icsw_model::IcsConfig,
+    name: &str,
+    period: Month,
+) -> Result<Option<Vec<TrustProvenance>>> {
+    Ok(report_window(name, period)?.map(|w| completeness_of(view, config, &w, None)))
+}
+
+/// The reasons a report is incomplete, each naming its trust.
+pub fn incomplete_reasons(trusts: &[TrustProvenance]) -> Vec<String> {
+    trusts
+        .iter()
+        .flat_map(|t| t.reasons.iter().map(move |r| format!("{}: {r}", t.trust)))
+        .collect()
 }

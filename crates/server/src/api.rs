@@ -206,10 +206,28 @@ pub async fn report(
         let rates = crate::disclosure::rates(&file);
         batches = crate::disclosure::for_managers(batches, &rates)?;
     }
+    // A linked measure's completeness: every trust's days and snapshots it
+    // reads (the reasons name trusts and dates, nothing of a record).
+    let mut extra = Vec::new();
+    if let Some(trusts) =
+        icsw_returns::report_completeness(ctx.view(), &state.config, &name, period)?
+    {
+        let reasons = icsw_returns::incomplete_reasons(&trusts);
+        extra.push((
+            "x-icsw-complete".to_string(),
+            reasons.is_empty().to_string(),
+        ));
+        if !reasons.is_empty() {
+            extra.push((
+                "x-icsw-incomplete-reasons".to_string(),
+                reasons.join("; ").replace(['\r', '\n'], " "),
+            ));
+        }
+    }
     Ok(snap
         .keep(
             key,
-            Cached::new("application/json", json_rows(&batches)?, vec![]),
+            Cached::new("application/json", json_rows(&batches)?, extra),
         )
         .respond(&headers))
 }

@@ -217,6 +217,33 @@ fn sites(ods: &str) -> (&'static [&'static str], &'static str) {
     }
 }
 
+/// The share of patients who use two of the ICS's trusts (the first four
+/// generated): patient `i` of both is one person with one NHS number, so
+/// the linked measures (linkage spec) see re-attendances elsewhere,
+/// waits at two trusts and frequent attenders at more than one.
+const SHARED: f64 = 0.12;
+const ICS_TRUSTS: u64 = 4;
+
+/// The two trusts (by index) that patient `i` uses when it is one of the
+/// ICS's shared patients; the same whichever trust asks.
+fn shared_trusts(seed: u64, i: u64) -> Option<(u64, u64)> {
+    let mut rng = Rng::derive(seed, &[0x1C5_5EED, i]);
+    if !rng.chance(SHARED) {
+        return None;
+    }
+    let a = rng.below(ICS_TRUSTS);
+    Some((a, (a + 1 + rng.below(ICS_TRUSTS - 1)) % ICS_TRUSTS))
+}
+
+/// Patient `i`'s NHS number at trust `index`: the ICS-wide one of a shared
+/// patient of that trust, else the trust's own.
+fn patient_number(seed: u64, index: u64, i: u64) -> String {
+    match shared_trusts(seed, i) {
+        Some((a, b)) if index == a || index == b => nhs_number(seed ^ 0x1C5, i),
+        _ => nhs_number(seed ^ index, i),
+    }
+}
+
 /// A valid NHS number for a patient, made from its index.
 pub fn nhs_number(seed: u64, n: u64) -> String {
     let mut rng = Rng::derive(seed, &[0x4e48_5300, n]);
@@ -321,7 +348,7 @@ impl TrustWorld {
                 Patient {
                     id: format!("{}P{:07}", self.ods, i),
                     nhs_number: if rng.chance(0.985) {
-                        Some(nhs_number(self.seed ^ self.index, i as u64))
+                        Some(patient_number(self.seed, self.index, i as u64))
                     } else {
                         None
                     },
@@ -365,6 +392,25 @@ pub fn day_of(d: chrono::NaiveDate) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn about_one_patient_in_eight_uses_two_trusts() {
+        let n = 4000u64;
+        let mut shared = 0;
+        for i in 0..n {
+            // Patient i's number at each trust.
+            let numbers: Vec<String> = (0..ICS_TRUSTS).map(|t| patient_number(7, t, i)).collect();
+            let at: Vec<usize> = (0..numbers.len())
+                .filter(|&t| (0..numbers.len()).any(|u| u != t && numbers[u] == numbers[t]))
+                .collect();
+            assert!(at.is_empty() || at.len() == 2, "patient {i}: {at:?}");
+            shared += usize::from(!at.is_empty());
+        }
+        let share = shared as f64 / n as f64;
+        assert!((0.10..0.14).contains(&share), "{share}");
+        // A trust's own patients' numbers are not another trust's.
+        assert_ne!(nhs_number(7, 1), nhs_number(7 ^ 1, 1));
+    }
 
     #[test]
     fn nhs_numbers_are_valid() {

@@ -35,6 +35,10 @@ const DEFINITIONS: &[(&str, &str)] = &[
         "quality",
         include_str!("../../../../dashboards/quality.toml"),
     ),
+    (
+        "system_flow",
+        include_str!("../../../../dashboards/system_flow.toml"),
+    ),
 ];
 
 const SQL: &[(&str, &str)] = &[
@@ -54,6 +58,18 @@ const SQL: &[(&str, &str)] = &[
         "quality_by_trust",
         include_str!("../../../../sql/dashboards/quality_by_trust.sql"),
     ),
+    (
+        "reattendance_monthly",
+        include_str!("../../../../sql/dashboards/reattendance_monthly.sql"),
+    ),
+    (
+        "rtt_multi_provider_latest",
+        include_str!("../../../../sql/dashboards/rtt_multi_provider_latest.sql"),
+    ),
+    (
+        "rtt_transfers_latest",
+        include_str!("../../../../sql/dashboards/rtt_transfers_latest.sql"),
+    ),
 ];
 
 /// Months a chart shows.
@@ -64,6 +80,10 @@ pub(crate) const MONTHS: u32 = 24;
 pub struct Dashboard {
     pub title: String,
     pub description: String,
+    /// `ics`: ICS-wide linked measures, by provider (as the linkage
+    /// reports): not for a commissioner-scoped token.
+    #[serde(default)]
+    pub scope: Option<String>,
     #[serde(rename = "panel")]
     pub panels: Vec<Panel>,
 }
@@ -164,6 +184,19 @@ pub fn dashboards() -> &'static [(&'static str, Dashboard)] {
     })
 }
 
+impl Dashboard {
+    /// Whether `p` may see this dashboard: the linked measures are by
+    /// provider, so not for a commissioner's scope.
+    fn open_to(&self, p: &Principal) -> ApiResult<()> {
+        if self.scope.as_deref() == Some("ics") && p.commissioners.is_some() {
+            return Err(ApiError::Forbidden(
+                "ICS-wide linked measures are by provider, not by commissioner".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The dashboard called `name` (404 if none).
 fn dashboard(name: &str) -> ApiResult<&'static Dashboard> {
     dashboards()
@@ -199,7 +232,7 @@ listens on the loopback address only.</p>",
         );
     }
     if p.may(Need::Dashboards) {
-        for (name, d) in dashboards() {
+        for (name, d) in dashboards().iter().filter(|(_, d)| d.open_to(&p).is_ok()) {
             body.push_str(&format!(
                 "<div class=\"panel\"><h2><a href=\"/dashboards/{name}\">{}</a></h2><p>{}</p></div>",
                 html::esc(&d.title),
@@ -279,6 +312,7 @@ pub async fn series(
     Query(q): Query<PageQuery>,
 ) -> ApiResult<Response> {
     let dash = dashboard(&name)?;
+    dash.open_to(&p)?;
     let id = file.strip_suffix(".json").ok_or(ApiError::NotFound)?;
     let panel = dash
         .panels
@@ -330,6 +364,7 @@ async fn rendered(
     period: Option<Month>,
     warming: bool,
 ) -> ApiResult<Arc<Cached>> {
+    dash.open_to(p)?;
     let (trust, period, latest) = defaults(snap, p, trust, period);
     let key = format!("dash|{name}|{trust:?}|{period}|{}", AppState::scope_key(p));
     if let Some(c) = snap.cached(&key) {
@@ -378,7 +413,7 @@ pub(crate) async fn warm(state: &AppState, snap: &Snapshot) -> usize {
     principals.dedup_by_key(|p| AppState::scope_key(p));
     let mut n = 0;
     for p in &principals {
-        for (name, dash) in dashboards() {
+        for (name, dash) in dashboards().iter().filter(|(_, d)| d.open_to(p).is_ok()) {
             if state.serving_key().await.is_some_and(|k| k != snap.key) {
                 return n;
             }
@@ -410,9 +445,19 @@ mod tests {
     }
 
     #[test]
+    fn the_linked_measures_are_not_for_a_commissioners_scope() {
+        let mut p = Principal::open();
+        let flow = dashboard("system_flow").unwrap();
+        assert!(flow.open_to(&p).is_ok());
+        p.commissioners = Some(vec!["W2U3Z".into()]);
+        assert!(flow.open_to(&p).is_err());
+        assert!(dashboard("ae").unwrap().open_to(&p).is_ok());
+    }
+
+    #[test]
     fn every_dashboard_parses_and_names_known_queries() {
         let ds = dashboards();
-        assert_eq!(ds.len(), 5);
+        assert_eq!(ds.len(), 6);
         for (n, d) in ds {
             for p in &d.panels {
                 assert!(SQL.iter().any(|(s, _)| *s == p.sql), "{n}: {}", p.sql);

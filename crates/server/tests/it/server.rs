@@ -555,7 +555,14 @@ fn managers_see_small_numbers_suppressed() {
 
 #[test]
 fn every_dashboard_renders_spc_charts_with_their_tables() {
-    for name in ["ae", "rtt", "long_waits", "activity", "quality"] {
+    for name in [
+        "ae",
+        "rtt",
+        "long_waits",
+        "activity",
+        "quality",
+        "system_flow",
+    ] {
         for q in ["", "?trust=RQM", "?trust=ICS&period=2026-09"] {
             let path = format!("/dashboards/{name}{q}");
             let r = get(&path, "manager");
@@ -1063,6 +1070,18 @@ fn the_rtt_linkage_views_key_what_an_analyst_sees_and_scope_by_provider() {
         );
         assert_eq!(one(&raw, "admin"), "0", "{on}");
     }
+    // Complete when every trust has a snapshot dated after the census (the
+    // fixture's of 2 November): October, not November.
+    let oct = get("/api/reports/rtt-transfers?period=2026-10", "admin");
+    assert_eq!(oct.header("x-icsw-complete"), "true");
+    let nov = get("/api/reports/rtt-transfers?period=2026-11", "manager_ryj");
+    assert_eq!(nov.header("x-icsw-complete"), "false");
+    assert!(
+        nov.header("x-icsw-incomplete-reasons")
+            .contains("RQM: rtt_events: the latest snapshot is dated 2026-11-02, not after the census date 2026-11-30"),
+        "{}",
+        nov.header("x-icsw-incomplete-reasons")
+    );
     // The reports: a scoped manager sees its own provider's rows.
     for report in ["rtt-multi-provider", "rtt-transfers"] {
         let v = get(
@@ -1086,4 +1105,63 @@ fn the_rtt_linkage_views_key_what_an_analyst_sees_and_scope_by_provider() {
             "a commissioner's scope",
         );
     }
+}
+
+#[test]
+fn the_system_flow_dashboard_charts_the_linked_measures_as_the_reports_count_them() {
+    // The re-attendance table's October row, ICS-wide, as the report
+    // counts it: month, attendances, same trust, rate.
+    let report = get("/api/reports/ae-reattendance?period=2026-10", "admin").json();
+    let ics = report
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["Level"] == "ics")
+        .unwrap()
+        .clone();
+    let html = get("/dashboards/system_flow?period=2026-10", "admin").text();
+    for title in [
+        "A&amp;E re-attendances within 7 days of an attendance at the same trust",
+        "only at another ICS trust",
+        "Open pathways whose patient also waits at another ICS trust",
+        "Transfers out in the month by outcome",
+    ] {
+        assert!(html.contains(title), "{title}");
+    }
+    let rows: Vec<Vec<String>> = html
+        .split("<tr>")
+        .skip(1)
+        .filter(|r| r.starts_with("<td>2026-10</td>"))
+        .map(|r| {
+            r.split("<td>")
+                .skip(1)
+                .map(|c| c.split("</td>").next().unwrap_or("").to_string())
+                .collect()
+        })
+        .collect();
+    let want_same = [
+        "2026-10".to_string(),
+        ics["Attendances"].to_string(),
+        ics["Reattendances Same Trust"].to_string(),
+    ];
+    let want_other = [
+        "2026-10".to_string(),
+        ics["Attendances"].to_string(),
+        ics["Reattendances Other Trust"].to_string(),
+    ];
+    assert!(rows.iter().any(|r| r[..3] == want_same[..]), "{rows:?}");
+    assert!(rows.iter().any(|r| r[..3] == want_other[..]), "{rows:?}");
+    assert!(
+        ics["Reattendances Other Trust"].as_i64().unwrap() > 0,
+        "the sample data has patients at two trusts: {ics}"
+    );
+    // A manager's page is suppressed; a trust-scoped manager's is of its
+    // own trust.
+    assert!(get("/dashboards/system_flow", "manager")
+        .text()
+        .contains("suppressed for small numbers"));
+    let ryj = get("/dashboards/system_flow", "manager_ryj");
+    assert_status(&ryj, 200, "a trust-scoped manager");
+    assert!(ryj.text().contains("(RYJ)"));
+    assert!(get("/", "manager").text().contains("System flow"));
 }
