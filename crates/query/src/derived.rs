@@ -111,13 +111,10 @@ pub(crate) async fn census_counts(
         .map(|(a, b)| (icsw_model::Month::of(a), icsw_model::Month::of(b)));
     crate::tables::register_census_dates(&ctx, months)?;
     crate::tables::register_reference(&ctx)?;
-    for (name, text) in crate::tables::VIEWS
+    let census = crate::tables::VIEWS
         .iter()
-        .filter(|(n, _)| matches!(*n, "rtt_census_states" | "rtt_census_periods"))
-    {
-        let view = ctx.sql(&crate::SqlFile::parse(name, text)?.text).await?;
-        ctx.register_table(*name, view.into_view())?;
-    }
+        .filter(|(n, _)| matches!(*n, "rtt_census_states" | "rtt_census_periods"));
+    crate::tables::register_views(&ctx, "views", census).await?;
     let file = crate::SqlFile::parse("rtt_census_counts", CENSUS_COUNTS)?;
     // Exactly the table's types.
     let columns: Vec<_> = census_counts_schema()

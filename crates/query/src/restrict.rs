@@ -260,6 +260,7 @@ impl WarehouseContext {
             ctx.register_table(name.as_str(), Arc::new(table))?;
         }
         crate::tables::register_derived(&ctx).await?;
+        crate::linkage::register_functions(&ctx).await?;
         let mut out = self.with_session(ctx);
         // A plan shows row counts before scoping and the server's paths.
         out.limits.statement.explain = false;

@@ -282,13 +282,23 @@ pub(crate) async fn register_derived(ctx: &SessionContext) -> Result<()> {
         Arc::new(periods_at(history.clone(), col("snapshot_extract_date"))?),
     )?;
     ctx.register_udtf("rtt_periods_at", Arc::new(PeriodsAt { history }));
-    for (name, text) in VIEWS {
+    register_views(ctx, "views", VIEWS.iter()).await
+}
+
+/// Plans each of `views` (name, the SQL of `sql/{folder}/{name}.sql`) in
+/// `ctx`, in order, and registers it by name.
+pub(crate) async fn register_views(
+    ctx: &SessionContext,
+    folder: &str,
+    views: impl Iterator<Item = &(&'static str, &'static str)>,
+) -> Result<()> {
+    for (name, text) in views {
         let file = SqlFile::parse(name, text)?;
         let df = ctx
             .sql(&file.text)
             .await
             .map_err(|e| crate::Error::SqlFile {
-                file: format!("views/{name}.sql"),
+                file: format!("{folder}/{name}.sql"),
                 message: e.to_string(),
             })?;
         ctx.register_table(*name, df.into_view())?;

@@ -318,29 +318,35 @@ pub(crate) struct PeriodsAt {
 
 impl TableFunctionImpl for PeriodsAt {
     fn call_with_args(&self, args: TableFunctionArgs<'_, '_>) -> Result<Arc<dyn TableProvider>> {
-        let [arg] = args.exprs() else {
-            return plan_err!("rtt_periods_at takes one argument: a census date");
-        };
-        let date = match arg {
-            Expr::Literal(v, _) => v.cast_to(&DataType::Date32),
-            Expr::Cast(c) => match c.expr.as_ref() {
-                Expr::Literal(v, _) => v.cast_to(&DataType::Date32),
-                _ => return plan_err!("rtt_periods_at takes a date literal, e.g. DATE '2026-10-31'"),
-            },
-            Expr::Placeholder(_) => {
-                return plan_err!(
-                    "rtt_periods_at takes a date literal; with a parameter, filter rtt_period_history instead"
-                )
-            }
-            _ => return plan_err!("rtt_periods_at takes a date literal, e.g. DATE '2026-10-31'"),
-        };
-        let date = match date {
-            Ok(ScalarValue::Date32(Some(d))) => d,
-            _ => return plan_err!("rtt_periods_at: {arg} is not a date"),
-        };
+        let date = date_arg("rtt_periods_at", args.exprs())?;
         Ok(Arc::new(periods_at(
             self.history.clone(),
             lit(ScalarValue::Date32(Some(date))),
         )?))
+    }
+}
+
+/// A table function's one argument, a date literal, as days since
+/// 1970-01-01 (`name` for the messages).
+pub(crate) fn date_arg(name: &str, exprs: &[Expr]) -> Result<i32> {
+    let [arg] = exprs else {
+        return plan_err!("{name} takes one argument: a census date");
+    };
+    let date = match arg {
+        Expr::Literal(v, _) => v.cast_to(&DataType::Date32),
+        Expr::Cast(c) => match c.expr.as_ref() {
+            Expr::Literal(v, _) => v.cast_to(&DataType::Date32),
+            _ => return plan_err!("{name} takes a date literal, e.g. DATE '2026-10-31'"),
+        },
+        Expr::Placeholder(_) => {
+            return plan_err!(
+                "{name} takes a date literal; with a parameter, filter the table it reads instead"
+            )
+        }
+        _ => return plan_err!("{name} takes a date literal, e.g. DATE '2026-10-31'"),
+    };
+    match date {
+        Ok(ScalarValue::Date32(Some(d))) => Ok(d),
+        _ => plan_err!("{name}: {arg} is not a date"),
     }
 }

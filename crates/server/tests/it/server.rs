@@ -826,12 +826,12 @@ fn dashboards_are_rendered_before_the_first_request() {
             .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
             .unwrap_or(0)
     };
-    // Three scopes may see dashboards (admin, manager, manager_ryj); five
+    // Three scopes may see dashboards (admin, manager, manager_ryj); six
     // dashboards each.
     let started = std::time::Instant::now();
     loop {
         let (_, m) = get_own("/metrics", "admin");
-        if metric(&m, "icsw_dashboard_pages_warmed ") == 15 {
+        if metric(&m, "icsw_dashboard_pages_warmed ") == 18 {
             break;
         }
         assert!(
@@ -1059,6 +1059,33 @@ fn the_rtt_linkage_views_key_what_an_analyst_sees_and_scope_by_provider() {
         );
         assert_eq!(trusts, "RYJ", "{view}");
     }
+    // The views at one census date, as table functions, scoped alike; a
+    // date that is no month end is refused.
+    assert_eq!(
+        one(
+            "SELECT COALESCE(string_agg(DISTINCT provider_org_code, ','), 'RYJ') \
+             FROM ics_rtt_multi_provider_at(DATE '2026-10-31')",
+            "analyst_ryj"
+        ),
+        "RYJ"
+    );
+    assert_eq!(
+        one(
+            "SELECT count(*) FROM ics_rtt_multi_provider_at(DATE '2026-10-31')",
+            "analyst"
+        ),
+        one(
+            &format!("SELECT count(*) FROM ics_rtt_multi_provider WHERE {at}"),
+            "analyst"
+        )
+    );
+    let r = sql(
+        "SELECT count(*) FROM ics_rtt_transfers_at(DATE '2026-10-30')",
+        "analyst",
+        "text/csv",
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("month-end census date"), "{}", r.text());
     // No NHS number or pathway id in the admin's view.
     for on in [
         "p.pathway_id = r.pathway_key",
