@@ -88,6 +88,9 @@ fn draw(
         };
         let (lo, hi) = (lo - pad, hi + pad);
         let scale = if style.percent { 100.0 } else { 1.0 };
+        // Enough decimals that the axis labels differ (a rate under 1%
+        // would otherwise read 0%, 0%, 1%, 1%).
+        let decimals = axis_decimals((hi - lo) * scale);
         let chart = ChartBuilder::on(root)
             .caption(
                 &style.title,
@@ -115,11 +118,12 @@ fn draw(
                 }
             })
             .y_label_formatter(&|y| {
-                if style.percent {
-                    format!("{:.0}%", y * scale)
+                let (v, unit) = if style.percent {
+                    (*y * scale, "%")
                 } else {
-                    format!("{y:.0}")
-                }
+                    (*y, "")
+                };
+                format!("{v:.decimals$}{unit}")
             })
             .y_desc(style.y_label.as_str())
             .label_style(("sans-serif", 12).into_font().color(&NHS_DARK_GREY))
@@ -189,10 +193,29 @@ fn draw(
     }
 }
 
+/// Decimals for axis labels over a range of `span` (in the units shown).
+fn axis_decimals(span: f64) -> usize {
+    if span >= 10.0 {
+        0
+    } else if span >= 1.0 {
+        1
+    } else {
+        2
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::{compute, Direction, Options};
+
+    #[test]
+    fn axis_labels_have_the_decimals_their_range_needs() {
+        // A rate between 0.1% and 0.8%: 0.2 points apart, two decimals.
+        assert_eq!(axis_decimals(0.9), 2);
+        assert_eq!(axis_decimals(4.0), 1);
+        assert_eq!(axis_decimals(40.0), 0);
+    }
 
     fn style() -> ChartStyle {
         ChartStyle {
