@@ -347,11 +347,10 @@ async fn run_file(path: &Path) -> Vec<String> {
                 let fx = fx.as_ref().expect("a fixture first");
                 let ctx = fx.ctx().await;
                 let month = Month::parse(words[2]).unwrap();
-                let trusts =
+                let mut got =
                     icsw_returns::report_completeness(ctx.view(), &fx.config, words[1], month)
                         .unwrap()
                         .expect("the report declares covers:");
-                let mut got = icsw_returns::incomplete_reasons(&trusts);
                 if got.is_empty() {
                     got.push("complete".into());
                 }

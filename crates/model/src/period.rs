@@ -89,6 +89,11 @@ impl Month {
         }
     }
 
+    /// The month `n` months before this one.
+    pub fn back(self, n: u32) -> Self {
+        (0..n).fold(self, |m, _| m.prev())
+    }
+
     pub fn name(self) -> &'static str {
         MONTH_NAMES[(self.month - 1) as usize]
     }

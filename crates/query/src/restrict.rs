@@ -444,8 +444,8 @@ impl TableProvider for ScopedTable {
         // session has optimized already; optimizing it again as part of
         // the query's plan trips DataFusion 55's distribution rule on
         // some joins (an index out of bounds in reordering join keys), so
-        // the boundary shows the optimizer no children then.
-        // Its rows are then given the table's own schema (the plan's can
+        // the boundary shows the optimizer no children then, and gives
+        // the rows the table's own schema (the plan's can
         // differ from the view's logical schema in nullability or
         // metadata, which DataFusion checks before an aggregate).
         if self.inner.get_logical_plan().is_none() {
@@ -454,12 +454,10 @@ impl TableProvider for ScopedTable {
                 opaque: None,
             }));
         }
-        let schema = Arc::new(Schema::new(
-            wanted
-                .iter()
-                .map(|(_, n)| self.schema.field_with_name(n).cloned())
-                .collect::<std::result::Result<Vec<_>, _>>()?,
-        ));
+        let schema = Arc::new(match projection {
+            Some(p) => self.schema.project(p)?,
+            None => self.schema.as_ref().clone(),
+        });
         let props = Arc::new(plan.properties().as_ref().clone().with_eq_properties(
             datafusion::physical_expr::EquivalenceProperties::new(schema.clone()),
         ));

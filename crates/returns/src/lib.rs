@@ -10,10 +10,10 @@ mod completeness;
 mod reports;
 pub mod spc;
 
-pub use completeness::{completeness, completeness_of, TrustProvenance, Window};
+pub use completeness::{completeness, TrustProvenance};
+use reports::incomplete_reasons;
 pub use reports::{
-    incomplete_reasons, report, report_completeness, report_file, report_window, reports,
-    ReportInfo, ReportOptions, MIN_ATTENDANCES,
+    report, report_completeness, report_file, reports, ReportInfo, ReportOptions, MIN_ATTENDANCES,
 };
 
 use chrono::NaiveDate;

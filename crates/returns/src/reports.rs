@@ -135,7 +135,7 @@ pub fn report_file(name: &str) -> Result<SqlFile> {
 /// `covers:` (`FEED, ...` and optionally `N days before` or `N months
 /// before` the month), when it declares one: a linked measure reads every
 /// trust's records over more than its month.
-pub fn report_window(name: &str, period: Month) -> Result<Option<Window>> {
+fn report_window(name: &str, period: Month) -> Result<Option<Window>> {
     let file = report_file(name)?;
     let Some(covers) = file.get("covers") else {
         return Ok(None);
@@ -155,13 +155,7 @@ pub fn report_window(name: &str, period: Month) -> Result<Option<Window>> {
                 let n: u32 = n.parse().map_err(|_| bad())?;
                 w.from = match *unit {
                     "days" => w.from - chrono::Duration::days(i64::from(n)),
-                    "months" => {
-                        let mut m = period;
-                        for _ in 0..n {
-                            m = m.prev();
-                        }
-                        m.first_day()
-                    }
+                    "months" => period.back(n).first_day(),
                     _ => return Err(bad()),
                 };
             }
@@ -181,19 +175,21 @@ pub fn report_window(name: &str, period: Month) -> Result<Option<Window>> {
 
 /// Whether report `name` for `period` has every day and snapshot it reads,
 /// for every configured trust (a linked measure counts every trust's
-/// records, whichever trust it is asked for): the trusts' provenance, or
-/// `None` for a report that declares no window.
+/// records, whichever trust it is asked for): the reasons it has not, each
+/// naming its trust (none: complete), or `None` for a report that declares
+/// no window.
 pub fn report_completeness(
     view: &icsw_store::View,
     config: &icsw_model::IcsConfig,
     name: &str,
     period: Month,
-) -> Result<Option<Vec<TrustProvenance>>> {
-    Ok(report_window(name, period)?.map(|w| completeness_of(view, config, &w, None)))
+) -> Result<Option<Vec<String>>> {
+    Ok(report_window(name, period)?
+        .map(|w| incomplete_reasons(&completeness_of(view, config, &w, None))))
 }
 
-/// The reasons a report is incomplete, each naming its trust.
-pub fn incomplete_reasons(trusts: &[TrustProvenance]) -> Vec<String> {
+/// The reasons of incomplete trusts, each naming its trust.
+pub(crate) fn incomplete_reasons(trusts: &[TrustProvenance]) -> Vec<String> {
     trusts
         .iter()
         .flat_map(|t| t.reasons.iter().map(move |r| format!("{}: {r}", t.trust)))

@@ -209,10 +209,9 @@ pub async fn report(
     // A linked measure's completeness: every trust's days and snapshots it
     // reads (the reasons name trusts and dates, nothing of a record).
     let mut extra = Vec::new();
-    if let Some(trusts) =
+    if let Some(reasons) =
         icsw_returns::report_completeness(ctx.view(), &state.config, &name, period)?
     {
-        let reasons = icsw_returns::incomplete_reasons(&trusts);
         extra.push((
             "x-icsw-complete".to_string(),
             reasons.is_empty().to_string(),

@@ -52,9 +52,9 @@ pub async fn run(w: &Warehouse, config: &IcsConfig, a: &ReportArgs) -> Result<()
     write_frame(df, a.format.into(), stdout()).await?;
     // A linked measure reads every trust's records over its window: say
     // when some of them are not loaded (the figures are still written).
-    let trusts = icsw_returns::report_completeness(ctx.view(), config, name, period)
-        .map_err(returns_failure)?;
-    let reasons = icsw_returns::incomplete_reasons(trusts.as_deref().unwrap_or_default());
+    let reasons = icsw_returns::report_completeness(ctx.view(), config, name, period)
+        .map_err(returns_failure)?
+        .unwrap_or_default();
     if !reasons.is_empty() {
         eprintln!(
             "incomplete: the {name} report for {period} reads days or snapshots not loaded:\n{}",

@@ -196,10 +196,7 @@ pub(super) async fn monthly(
     m: Month,
     trust: Option<&str>,
 ) -> Result<Vec<Finding>> {
-    let mut start = m;
-    for _ in 0..12 {
-        start = start.prev();
-    }
+    let start = m.back(12);
     let counts = counts_by_day(
         ctx,
         "monthly_counts",

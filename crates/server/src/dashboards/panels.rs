@@ -129,10 +129,7 @@ limits; runs of 7 rising or falling; 2 of 3 close to a limit; runs of 7 on one s
 
 /// The parameters of a dashboard query: the 24 months to `period`.
 fn month_params(period: Month) -> [(&'static str, ScalarValue); 2] {
-    let mut from = period;
-    for _ in 1..MONTHS {
-        from = from.prev();
-    }
+    let from = period.back(MONTHS - 1);
     [
         (
             "month_from",

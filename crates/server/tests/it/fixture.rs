@@ -203,3 +203,24 @@ pub fn get(path: &str, who: &str) -> Reply {
 pub fn sql(q: &str, who: &str, accept: &str) -> Reply {
     send("POST", "/api/sql", who, Some(q), &[("accept", accept)])
 }
+
+/// The first value of a query's CSV answer, which must be 200.
+pub fn sql_cell(q: &str, who: &str) -> String {
+    let r = sql(q, who, "text/csv");
+    assert_eq!(r.status, 200, "{who}: {q}: {}", r.text());
+    r.text().lines().nth(1).unwrap_or_default().to_string()
+}
+
+/// The rows of every table of a page, as cell texts.
+pub fn table_rows(html: &str) -> Vec<Vec<String>> {
+    html.split("<tr>")
+        .skip(1)
+        .filter(|r| r.starts_with("<td>"))
+        .map(|r| {
+            r.split("<td>")
+                .skip(1)
+                .map(|c| c.split("</td>").next().unwrap_or("").to_string())
+                .collect()
+        })
+        .collect()
+}

@@ -2,7 +2,7 @@
 //! hostile analyst, manager or web page would, checks the refusal, and
 //! checks that the server still answers afterwards.
 
-use crate::fixture::{get, sql, Reply};
+use crate::fixture::{get, sql, table_rows, Reply};
 
 const CSV: &str = "text/csv";
 
@@ -554,20 +554,6 @@ fn every_page_renders_with_only_some_feeds_loaded() {
     let (status, body, _) = s.send("/api/returns/rtt/2026-10.csv", None, &[]);
     assert_eq!(status, 409, "held, naming the missing feed: {body}");
     assert!(body.contains("rtt_events"), "{body}");
-}
-
-/// The rows of every table of a page, as cell texts.
-fn table_rows(html: &str) -> Vec<Vec<String>> {
-    html.split("<tr>")
-        .skip(1)
-        .filter(|r| r.starts_with("<td>"))
-        .map(|r| {
-            r.split("<td>")
-                .skip(1)
-                .map(|c| c.split("</td>").next().unwrap_or("").to_string())
-                .collect()
-        })
-        .collect()
 }
 
 #[test]

@@ -1,4 +1,4 @@
-use crate::fixture::{fixture, get, send, sql, Reply};
+use crate::fixture::{fixture, get, send, sql, sql_cell, table_rows, Reply};
 use datafusion::arrow::array::RecordBatch;
 use icsw_returns::{AsAt, ReturnKind, ReturnRequest};
 use std::collections::BTreeSet;
@@ -1001,19 +1001,14 @@ fn a_linkage_report_shows_a_scoped_token_its_trust_linked_ics_wide() {
     // the pseudonyms their session shows for the NHS number and the
     // attendance id; a scoped analyst sees its own trust's rows; an
     // admin's view shows no NHS number and no attendance id.
-    let one = |q: &str, who: &str| {
-        let r = sql(q, who, "text/csv");
-        assert_eq!(r.status, 200, "{who}: {q}: {}", r.text());
-        r.text().lines().nth(1).unwrap_or_default().to_string()
-    };
     let keyed = "SELECT count(*) FROM ics_ae_reattendance r JOIN ae_attendances a \
                  ON a.trust = r.provider_org_code AND a.attendance_id = r.attendance_key \
                  AND a.nhs_number = r.patient_key";
     let linkable = "SELECT count(patient_key) FROM ics_ae_reattendance";
-    assert_eq!(one(keyed, "analyst"), one(linkable, "analyst"));
-    assert_ne!(one(linkable, "analyst"), "0");
+    assert_eq!(sql_cell(keyed, "analyst"), sql_cell(linkable, "analyst"));
+    assert_ne!(sql_cell(linkable, "analyst"), "0");
     assert_eq!(
-        one(
+        sql_cell(
             "SELECT string_agg(DISTINCT provider_org_code, ',') FROM ics_ae_reattendance",
             "analyst_ryj"
         ),
@@ -1025,17 +1020,12 @@ fn a_linkage_report_shows_a_scoped_token_its_trust_linked_ics_wide() {
     ] {
         let raw =
             format!("SELECT count(*) FROM ics_ae_reattendance r JOIN ae_attendances a ON {on}");
-        assert_eq!(one(&raw, "admin"), "0", "{on}");
+        assert_eq!(sql_cell(&raw, "admin"), "0", "{on}");
     }
 }
 
 #[test]
 fn the_rtt_linkage_views_key_what_an_analyst_sees_and_scope_by_provider() {
-    let one = |q: &str, who: &str| {
-        let r = sql(q, who, "text/csv");
-        assert_eq!(r.status, 200, "{who}: {q}: {}", r.text());
-        r.text().lines().nth(1).unwrap_or_default().to_string()
-    };
     // Every linkable open pathway of the view is one of the analyst's
     // Part_2 periods, by the pseudonyms their session shows for the
     // pathway id and the period's NHS number.
@@ -1047,11 +1037,11 @@ fn the_rtt_linkage_views_key_what_an_analyst_sees_and_scope_by_provider() {
          AND p.nhs_number = r.patient_key WHERE r.{at}"
     );
     let linkable = format!("SELECT count(patient_key) FROM ics_rtt_multi_provider WHERE {at}");
-    assert_eq!(one(&keyed, "analyst"), one(&linkable, "analyst"));
-    assert_ne!(one(&linkable, "analyst"), "0");
+    assert_eq!(sql_cell(&keyed, "analyst"), sql_cell(&linkable, "analyst"));
+    assert_ne!(sql_cell(&linkable, "analyst"), "0");
     // A scoped analyst: its own trust's rows of both views.
     for view in ["ics_rtt_multi_provider", "ics_rtt_transfers"] {
-        let trusts = one(
+        let trusts = sql_cell(
             &format!(
                 "SELECT COALESCE(string_agg(DISTINCT provider_org_code, ','), 'RYJ') FROM {view}"
             ),
@@ -1062,7 +1052,7 @@ fn the_rtt_linkage_views_key_what_an_analyst_sees_and_scope_by_provider() {
     // The views at one census date, as table functions, scoped alike; a
     // date that is no month end is refused.
     assert_eq!(
-        one(
+        sql_cell(
             "SELECT COALESCE(string_agg(DISTINCT provider_org_code, ','), 'RYJ') \
              FROM ics_rtt_multi_provider_at(DATE '2026-10-31')",
             "analyst_ryj"
@@ -1070,11 +1060,11 @@ fn the_rtt_linkage_views_key_what_an_analyst_sees_and_scope_by_provider() {
         "RYJ"
     );
     assert_eq!(
-        one(
+        sql_cell(
             "SELECT count(*) FROM ics_rtt_multi_provider_at(DATE '2026-10-31')",
             "analyst"
         ),
-        one(
+        sql_cell(
             &format!("SELECT count(*) FROM ics_rtt_multi_provider WHERE {at}"),
             "analyst"
         )
@@ -1095,7 +1085,7 @@ fn the_rtt_linkage_views_key_what_an_analyst_sees_and_scope_by_provider() {
             "SELECT count(*) FROM ics_rtt_multi_provider r JOIN rtt_census_periods p \
              ON p.census_date = r.census_date AND {on} WHERE r.{at}"
         );
-        assert_eq!(one(&raw, "admin"), "0", "{on}");
+        assert_eq!(sql_cell(&raw, "admin"), "0", "{on}");
     }
     // Complete when every trust has a snapshot dated after the census (the
     // fixture's of 2 November): October, not November.
@@ -1155,16 +1145,9 @@ fn the_system_flow_dashboard_charts_the_linked_measures_as_the_reports_count_the
     ] {
         assert!(html.contains(title), "{title}");
     }
-    let rows: Vec<Vec<String>> = html
-        .split("<tr>")
-        .skip(1)
-        .filter(|r| r.starts_with("<td>2026-10</td>"))
-        .map(|r| {
-            r.split("<td>")
-                .skip(1)
-                .map(|c| c.split("</td>").next().unwrap_or("").to_string())
-                .collect()
-        })
+    let rows: Vec<Vec<String>> = table_rows(&html)
+        .into_iter()
+        .filter(|r| r.first().is_some_and(|m| m == "2026-10"))
         .collect();
     let want_same = [
         "2026-10".to_string(),
